@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The `aegis` command: one module per sub-command, each exporting `run(args) => exit code`.
+import { readVersion } from "../version.js";
+
+const USAGE = `Usage: aegis <command> [options]
+
+Commands:
+  serve [POLICY] [--host H] [--port P]   run the server
+  validate POLICY                         check a policy file and list its rules
+  init [-o FILE]                          write a commented starter policy
+  healthcheck [--url URL]                 exit 0 when the server answers /health
+
+Options:
+  --version   print the version
+  --help      print this help
+`;
+
+type Command = (args: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import("./serve.js")).run,
+  validate: async () => (await import("./validate.js")).run,
+  init: async () => (await import("./init.js")).run,
+  healthcheck: async () => (await import("./healthcheck.js")).run,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    process.stdout.write(`${readVersion()}\n`);
+    return 0;
+  }
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(USAGE);
+    return name === undefined ? 1 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`aegis: unknown command "${name}"\n\n${USAGE}`);
+    return 1;
+  }
+  return (await load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`aegis: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
