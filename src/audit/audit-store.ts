@@ -1,0 +1,67 @@
+// The audit store: where every governed action leaves its row (DESIGN §5). Two backends share one
+// SQL dialect and this interface: PostgreSQL through a `pg` pool and the embedded PGlite store.
+// Writers go through the BatchWriter (group commit); readers call `query` directly.
+import type { AuditQuery, AuditRecord, ResultStatus } from "../governance/types.js";
+import type { Approval, RiskLevel } from "../policy/types.js";
+
+export type StoredStatus = ResultStatus | "pending";
+
+/** A row to insert: a `pending` row before an action runs, or a final row (blocked, denied). */
+export interface NewAuditRow {
+  readonly sessionId: string;
+  readonly timestamp: Date;
+  readonly actionType: string;
+  readonly actionTarget: string;
+  /** Already redacted. */
+  readonly actionParams: Readonly<Record<string, unknown>>;
+  /** `null` (or empty) when the action has no description. */
+  readonly actionDesc: string | null;
+  readonly riskLevel: RiskLevel;
+  readonly approval: Approval;
+  readonly matchedRule: string;
+  readonly humanDecision: "approved" | "denied" | null;
+  readonly resultStatus: StoredStatus;
+  readonly resultData: unknown;
+  readonly resultError: string | null;
+  readonly agentId: string | null;
+  readonly parentAgentId: string | null;
+  readonly chainId: string | null;
+  readonly chainDepth: number | null;
+  readonly policyHash: string;
+}
+
+/** Completes a `pending` row once its executor has finished. */
+export interface RowCompletion {
+  readonly id: number;
+  readonly resultStatus: "success" | "failed";
+  readonly resultData: unknown;
+  readonly resultError: string | null;
+}
+
+export interface StoreHealth {
+  readonly ok: boolean;
+  /** Why the store is not usable, when `ok` is false. */
+  readonly reason?: string | undefined;
+}
+
+export type StoreKind = "postgres" | "embedded";
+
+export interface AuditStore {
+  readonly kind: StoreKind;
+  /** Where the data lives, for logs and `/health` (never contains a password). */
+  readonly location: string;
+  /** Applies pending numbered migrations (idempotent, safe when several instances start at once). */
+  migrate(): Promise<void>;
+  /**
+   * Inserts `inserts` and completes `completions` in ONE atomic statement (one commit). Resolves
+   * with the ids of the inserted rows, in input order, only after the commit. Rejects with an
+   * AegisError: `unavailable` when the database cannot be reached, `invalid_argument` when a row's
+   * data cannot be stored (say a NUL character), `internal` otherwise.
+   */
+  writeBatch(inserts: readonly NewAuditRow[], completions: readonly RowCompletion[]): Promise<number[]>;
+  /** Rows matching `q`, ordered by id; `q.limit` rows at most. */
+  query(q: AuditQuery): Promise<AuditRecord[]>;
+  /** Resolves when the database answers within `timeoutMs`; rejects with `unavailable` otherwise. */
+  ping(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,308 @@
+// Group commit for the audit trail. Callers enqueue rows and wait; one flush at a time takes
+// everything queued (up to maxBatchRows) and writes it with ONE statement, so N concurrent
+// requests cost one commit instead of N. A promise resolves only after the commit of its row.
+//
+// Back-pressure and failure:
+// - the queue is bounded: a full queue rejects new rows at once with `unavailable` + Retry-After;
+// - a connection failure trips a breaker: the failed batch's inserts and every queued insert are
+//   rejected with `unavailable`, new inserts are refused at once (fail fast, nothing runs), and a
+//   probe pings the database until it answers, then the breaker closes by itself;
+// - completions (an action that already ran) are never dropped on a connection failure: they wait
+//   in the queue and are retried until written or until `completionDeadlineMs` passes;
+// - a row the database refuses (bad data) is retried alone, so it cannot fail its batch-mates;
+// - close() refuses new inserts, drains what is queued (completions included), then resolves.
+import { AegisError } from "../errors.js";
+import type { AuditStore, NewAuditRow, RowCompletion, StoreHealth } from "./audit-store.js";
+import { RETRY_AFTER_SECONDS } from "./store-errors.js";
+
+export interface BatchWriterOptions {
+  /** Most rows one flush writes (default 1000). */
+  readonly maxBatchRows?: number;
+  /** Most inserts waiting at once; one more is refused with `unavailable` (default 10000). */
+  readonly maxQueue?: number;
+  /** How often a tripped breaker pings the database (default 500 ms). */
+  readonly probeIntervalMs?: number;
+  /** Timeout of one probe ping (default 1000 ms). */
+  readonly probeTimeoutMs?: number;
+  /** How long a completion is retried while the database is down (default 15000 ms). */
+  readonly completionDeadlineMs?: number;
+  /** What a tripped breaker runs to see whether the store is back (default: `store.ping`). */
+  readonly probe?: () => Promise<void>;
+  /** Called when the store goes down or comes back. */
+  readonly onHealthChange?: (health: StoreHealth) => void;
+}
+
+export interface WriterStats {
+  readonly flushes: number;
+  readonly rows: number;
+  readonly largestFlush: number;
+}
+
+interface InsertItem {
+  readonly kind: "insert";
+  readonly row: NewAuditRow;
+  readonly resolve: (id: number) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface CompleteItem {
+  readonly kind: "complete";
+  readonly completion: RowCompletion;
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+type Item = InsertItem | CompleteItem;
+
+export class BatchWriter {
+  private readonly maxBatchRows: number;
+  private readonly maxQueue: number;
+  private readonly probeIntervalMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly completionDeadlineMs: number;
+  private queue: Item[] = [];
+  private queuedInserts = 0;
+  private flushing = false;
+  private scheduled = false;
+  private closing = false;
+  private down: { reason: string; since: Date } | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private drainWaiters: (() => void)[] = [];
+  private flushes = 0;
+  private rows = 0;
+  private largestFlush = 0;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly options: BatchWriterOptions = {},
+  ) {
+    this.maxBatchRows = Math.max(1, options.maxBatchRows ?? 1000);
+    this.maxQueue = Math.max(1, options.maxQueue ?? 10_000);
+    this.probeIntervalMs = options.probeIntervalMs ?? 500;
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 1000;
+    this.completionDeadlineMs = options.completionDeadlineMs ?? 15_000;
+  }
+
+  /** Inserts a row; resolves with its id once committed. */
+  insert(row: NewAuditRow): Promise<number> {
+    if (this.closing) {
+      return Promise.reject(new AegisError("unavailable", "server is shutting down", RETRY_AFTER_SECONDS));
+    }
+    if (this.down !== null) {
+      return Promise.reject(
+        new AegisError("unavailable", `audit database unavailable: ${this.down.reason}`, RETRY_AFTER_SECONDS),
+      );
+    }
+    if (this.queuedInserts >= this.maxQueue) {
+      return Promise.reject(
+        new AegisError(
+          "unavailable",
+          `audit write queue is full (${this.maxQueue} rows waiting); retry shortly`,
+          RETRY_AFTER_SECONDS,
+        ),
+      );
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ kind: "insert", row, resolve, reject });
+      this.queuedInserts++;
+      this.schedule();
+    });
+  }
+
+  /** Completes a pending row; resolves once committed. Accepted while closing (drain). */
+  complete(completion: RowCompletion): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({
+        kind: "complete",
+        completion,
+        deadline: Date.now() + this.completionDeadlineMs,
+        resolve,
+        reject,
+      });
+      this.schedule();
+    });
+  }
+
+  /** The breaker's view: down since the last connection failure until a probe succeeds. */
+  health(): StoreHealth {
+    if (this.down !== null) return { ok: false, reason: `audit database unavailable: ${this.down.reason}` };
+    if (this.closing) return { ok: false, reason: "shutting down" };
+    return { ok: true };
+  }
+
+  stats(): WriterStats {
+    return { flushes: this.flushes, rows: this.rows, largestFlush: this.largestFlush };
+  }
+
+  /** Rows waiting (not yet in a flush). */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Refuses new inserts, writes everything queued, stops the probe. Does not close the store. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.queue.length > 0 || this.flushing) {
+      await new Promise<void>((resolve) => {
+        this.drainWaiters.push(resolve);
+        this.schedule();
+      });
+    }
+    this.stopProbe();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.queue.length === 0) return;
+    if (this.down !== null) {
+      // Only completions can be queued while down; the probe flushes them on recovery. Expire the
+      // ones past their deadline meanwhile.
+      this.expireCompletions();
+      return;
+    }
+    this.scheduled = true;
+    // setImmediate: requests whose I/O is already readable join this flush.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing || this.queue.length === 0 || this.down !== null) {
+      this.checkDrained();
+      return;
+    }
+    this.flushing = true;
+    const batch = this.queue.splice(0, this.maxBatchRows);
+    const inserts = batch.filter((i): i is InsertItem => i.kind === "insert");
+    this.queuedInserts -= inserts.length;
+    try {
+      await this.write(batch);
+    } finally {
+      this.flushing = false;
+    }
+    if (this.queue.length > 0) this.schedule();
+    this.checkDrained();
+  }
+
+  private async write(batch: Item[]): Promise<void> {
+    const inserts = batch.filter((i): i is InsertItem => i.kind === "insert");
+    const completes = batch.filter((i): i is CompleteItem => i.kind === "complete");
+    try {
+      const ids = await this.store.writeBatch(
+        inserts.map((i) => i.row),
+        completes.map((c) => c.completion),
+      );
+      this.flushes++;
+      this.rows += batch.length;
+      if (batch.length > this.largestFlush) this.largestFlush = batch.length;
+      inserts.forEach((item, n) => {
+        const id = ids[n];
+        if (id === undefined) item.reject(new AegisError("internal", "audit write returned no id"));
+        else item.resolve(id);
+      });
+      for (const c of completes) c.resolve();
+    } catch (err) {
+      const e =
+        err instanceof AegisError ? err : new AegisError("internal", `audit write failed: ${String(err)}`);
+      if (e.code === "unavailable") {
+        this.trip(e.message);
+        for (const i of inserts) i.reject(e);
+        // Completions go back to the front; they are retried after recovery.
+        this.queue.unshift(...completes);
+        this.failQueuedInserts(e);
+        this.expireCompletions();
+        return;
+      }
+      if (batch.length > 1) {
+        // One bad row must not fail the others: write each alone.
+        for (const item of batch) await this.write([item]);
+        return;
+      }
+      for (const item of batch) item.reject(e);
+    }
+  }
+
+  private failQueuedInserts(e: AegisError): void {
+    const keep: Item[] = [];
+    for (const item of this.queue) {
+      if (item.kind === "insert") {
+        this.queuedInserts--;
+        item.reject(e);
+      } else keep.push(item);
+    }
+    this.queue = keep;
+  }
+
+  private expireCompletions(): void {
+    const now = Date.now();
+    const keep: Item[] = [];
+    for (const item of this.queue) {
+      if (item.kind === "complete" && item.deadline <= now) {
+        item.reject(
+          new AegisError(
+            "unavailable",
+            `audit row ${item.completion.id} could not be completed: ${this.down?.reason ?? "database unavailable"}`,
+            RETRY_AFTER_SECONDS,
+          ),
+        );
+      } else keep.push(item);
+    }
+    this.queue = keep;
+    this.checkDrained();
+  }
+
+  /** Marks the store down (say it was unreachable at startup); the probe brings it back. */
+  markDown(reason: string): void {
+    this.trip(reason);
+  }
+
+  private trip(message: string): void {
+    const reason = message.replace(/^audit database unavailable: /, "");
+    const wasUp = this.down === null;
+    this.down = { reason, since: new Date() };
+    if (wasUp) this.options.onHealthChange?.(this.health());
+    this.startProbe();
+  }
+
+  private startProbe(): void {
+    if (this.probeTimer !== null) return;
+    const tick = async (): Promise<void> => {
+      this.probeTimer = null;
+      try {
+        if (this.options.probe !== undefined) await this.options.probe();
+        else await this.store.ping(this.probeTimeoutMs);
+        this.down = null;
+        this.options.onHealthChange?.(this.health());
+        this.schedule();
+      } catch (err) {
+        if (this.down !== null) {
+          const message = err instanceof Error ? err.message : String(err);
+          this.down = {
+            reason: message.replace(/^audit database unavailable: /, ""),
+            since: this.down.since,
+          };
+        }
+        this.expireCompletions();
+        this.probeTimer = setTimeout(() => void tick(), this.probeIntervalMs);
+        // A probe alone must not keep a process alive that has nothing else to do.
+        if (this.queue.length === 0) this.probeTimer.unref();
+      }
+    };
+    this.probeTimer = setTimeout(() => void tick(), this.probeIntervalMs);
+    if (this.queue.length === 0) this.probeTimer.unref();
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+  }
+
+  private checkDrained(): void {
+    if (this.flushing || this.queue.length > 0 || this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,119 @@
+// The embedded audit store: PGlite (PostgreSQL compiled to WASM) in this process, same SQL as the
+// PostgreSQL store. Layout of the directory named by AEGIS_AUDIT_DB:
+//   <dir>/aegis.lock   owner of the directory (see dir-lock.ts)
+//   <dir>/pgdata/      the PGlite data directory
+// `memory:` gives a throwaway in-memory database (tests, demos).
+import { mkdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { AegisError } from "../../errors.js";
+import type { AuditStore } from "../audit-store.js";
+import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
+import { SqlAuditStore } from "../sql-store.js";
+import { acquireDirectoryLock, type DirectoryLock } from "./dir-lock.js";
+
+export const MEMORY_LOCATION = "memory:";
+export const DEFAULT_EMBEDDED_DIR = "./.aegis/audit";
+export const LOCK_FILE = "aegis.lock";
+export const DATA_SUBDIR = "pgdata";
+
+export interface EmbeddedStoreOptions {
+  /** A directory (created when missing) or `memory:`. */
+  readonly location?: string;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new AegisError("unavailable", `${what} timed out after ${ms} ms`, 1)),
+      ms,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+class PGliteDriver implements SqlDriver {
+  constructor(private readonly db: PGlite) {}
+
+  async query<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
+    const res = await this.db.query<T>(text, params as unknown[] | undefined);
+    return { rows: res.rows };
+  }
+
+  write<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
+    return this.query<T>(text, params);
+  }
+
+  async exec(text: string): Promise<void> {
+    await this.db.exec(text);
+  }
+
+  transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      fn({
+        query: async <R>(text: string, params?: readonly unknown[]) => {
+          const res = await tx.query<R>(text, params as unknown[] | undefined);
+          return { rows: res.rows };
+        },
+        exec: async (text: string) => {
+          await tx.exec(text);
+        },
+      }),
+    );
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    if (this.db.closed) throw new AegisError("unavailable", "embedded audit store is closed", 1);
+    await withTimeout(this.db.query("SELECT 1"), timeoutMs, "embedded audit store ping");
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}
+
+/** Checks the path and prepares the directory; a regular file there is a one-line error. */
+function prepareDirectory(dir: string): void {
+  let isDir = false;
+  try {
+    const st = statSync(dir);
+    if (!st.isDirectory()) {
+      throw new AegisError(
+        "invalid_argument",
+        `AEGIS_AUDIT_DB=${dir} is a file, not a directory (an old SQLite database?); ` +
+          `point it at a directory for the embedded store or at a postgres:// URL (SQLite data is not migrated)`,
+      );
+    }
+    isDir = true;
+  } catch (err) {
+    if (err instanceof AegisError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  if (!isDir) mkdirSync(dir, { recursive: true });
+}
+
+/**
+ * Opens (creating when needed) the embedded store. Throws DirectoryLockedError when another live
+ * process has the directory. Migrations are not applied here: call `migrate()`.
+ */
+export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<AuditStore> {
+  const location = options.location ?? DEFAULT_EMBEDDED_DIR;
+  if (location === MEMORY_LOCATION || location === "memory://") {
+    const db = await PGlite.create();
+    return new SqlAuditStore("embedded", MEMORY_LOCATION, new PGliteDriver(db));
+  }
+  const dir = resolve(location);
+  prepareDirectory(dir);
+  const lock: DirectoryLock = acquireDirectoryLock(join(dir, LOCK_FILE));
+  let db: PGlite;
+  try {
+    const dataDir = join(dir, DATA_SUBDIR);
+    mkdirSync(dataDir, { recursive: true });
+    db = await PGlite.create({ dataDir });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return new SqlAuditStore("embedded", dir, new PGliteDriver(db), () => lock.release());
+}

@@ -1,0 +1,116 @@
+// The PostgreSQL audit store: a `pg` pool under the shared SQL. Connections are made lazily, so a
+// database that is down at startup or goes away later is an `unavailable` answer (and a not-ready
+// server), never a crash; the pool reconnects by itself when the database returns.
+import pg from "pg";
+import { AegisError } from "../../errors.js";
+import type { AuditStore } from "../audit-store.js";
+import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
+import { SqlAuditStore } from "../sql-store.js";
+
+export interface PostgresStoreOptions {
+  /** `postgres://` or `postgresql://` URL. */
+  readonly url: string;
+  /** Pool size (default 10). */
+  readonly maxConnections?: number;
+  /** A new connection must be up within this (default 1000 ms), so execute fails fast. */
+  readonly connectTimeoutMs?: number;
+  /** A write statement must answer within this (default 1500 ms), or its connection is dropped. */
+  readonly writeTimeoutMs?: number;
+  /** Called for errors of idle pooled connections (they are discarded and replaced anyway). */
+  readonly onIdleError?: (err: Error) => void;
+}
+
+export function isPostgresUrl(value: string | undefined): value is string {
+  return value !== undefined && /^postgres(ql)?:\/\//i.test(value.trim());
+}
+
+/** The URL with any password replaced, for logs and health output. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}
+
+class PgDriver implements SqlDriver {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly writeTimeoutMs: number,
+  ) {}
+
+  async query<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
+    const res = await this.pool.query(text, params as unknown[] | undefined);
+    return { rows: res.rows as T[] };
+  }
+
+  async write<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
+    // pool.query releases the client with the error, which destroys it: a timed-out connection
+    // is never reused.
+    const res = await this.pool.query({
+      text,
+      values: params as unknown[] | undefined,
+      query_timeout: this.writeTimeoutMs,
+    } as pg.QueryConfig);
+    return { rows: res.rows as T[] };
+  }
+
+  async exec(text: string): Promise<void> {
+    await this.pool.query(text);
+  }
+
+  async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const tx: SqlSession = {
+      query: async <R>(text: string, params?: readonly unknown[]) => {
+        const res = await client.query(text, params as unknown[] | undefined);
+        return { rows: res.rows as R[] };
+      },
+      exec: async (text: string) => {
+        await client.query(text);
+      },
+    };
+    let failure: unknown;
+    try {
+      await client.query("BEGIN");
+      const out = await fn(tx);
+      await client.query("COMMIT");
+      return out;
+    } catch (err) {
+      failure = err;
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(failure instanceof Error ? failure : undefined);
+    }
+  }
+
+  async ping(timeoutMs: number): Promise<void> {
+    await this.pool.query({ text: "SELECT 1", query_timeout: timeoutMs } as pg.QueryConfig);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
+  if (!isPostgresUrl(options.url)) {
+    throw new AegisError("invalid_argument", `not a postgres:// URL: ${redactUrl(options.url)}`);
+  }
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 1000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: "aegis",
+  });
+  // Without a listener an idle connection's error (database restart, pg_terminate_backend, a cut
+  // network) would be an unhandled 'error' event and kill the process.
+  pool.on("error", (err) => options.onIdleError?.(err));
+  const driver = new PgDriver(pool, options.writeTimeoutMs ?? 1500);
+  return new SqlAuditStore("postgres", redactUrl(options.url), driver);
+}

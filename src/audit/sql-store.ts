@@ -1,0 +1,252 @@
+// The AuditStore over any SqlDriver: the SQL both backends share, and the row <-> AuditRecord
+// mapping. A flush is ONE statement (inserts and completions together), so it is one commit and
+// one round trip; its rows travel as a single jsonb parameter, so a flush of any size stays under
+// PostgreSQL's parameter limit and the statement text never changes (one cached plan).
+import { AegisError } from "../errors.js";
+import type { AuditQuery, AuditRecord } from "../governance/types.js";
+import type { Approval, RiskLevel } from "../policy/types.js";
+import type { AuditStore, NewAuditRow, RowCompletion, StoredStatus, StoreKind } from "./audit-store.js";
+import { migrate } from "./migrations.js";
+import type { SqlDriver } from "./sql-driver.js";
+import { toStoreError } from "./store-errors.js";
+
+const COLUMNS = [
+  "session_id",
+  '"timestamp"',
+  "action_type",
+  "action_target",
+  "action_params",
+  "action_desc",
+  "risk_level",
+  "approval",
+  "matched_rule",
+  "human_decision",
+  "result_status",
+  "result_data",
+  "result_error",
+  "agent_id",
+  "parent_agent_id",
+  "chain_id",
+  "chain_depth",
+  "policy_hash",
+] as const;
+
+const RECORDSET_TYPES = `i integer, session_id text, "timestamp" timestamptz, action_type text,
+  action_target text, action_params jsonb, action_desc text, risk_level text, approval text,
+  matched_rule text, human_decision text, result_status text, result_data jsonb, result_error text,
+  agent_id text, parent_agent_id text, chain_id text, chain_depth integer, policy_hash text`;
+
+/**
+ * $1: jsonb array of new rows (each with its input index `i`), $2: jsonb array of completions.
+ * The `input` CTE draws the ids (it is materialised: nextval is volatile), the INSERT and the final
+ * SELECT read the same ids, so every caller learns the id of its own row.
+ */
+export const WRITE_BATCH_SQL = `
+WITH input AS (
+  SELECT nextval('audit_log_id_seq') AS id, r.*
+  FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORDSET_TYPES}) ORDER BY x.i) AS r
+),
+ins AS (
+  INSERT INTO audit_log (id, ${COLUMNS.join(", ")})
+  SELECT id, ${COLUMNS.join(", ")} FROM input
+),
+upd AS (
+  UPDATE audit_log AS a
+  SET result_status = c.result_status, result_data = c.result_data, result_error = c.result_error
+  FROM jsonb_to_recordset($2::jsonb) AS c(id bigint, result_status text, result_data jsonb, result_error text)
+  WHERE a.id = c.id AND a.result_status = 'pending'
+)
+SELECT i, id FROM input ORDER BY i`;
+
+const SELECT_COLUMNS = `id, ${COLUMNS.join(", ")}`;
+
+function insertJson(rows: readonly NewAuditRow[]): string {
+  return JSON.stringify(
+    rows.map((r, i) => ({
+      i,
+      session_id: r.sessionId,
+      timestamp: r.timestamp.toISOString(),
+      action_type: r.actionType,
+      action_target: r.actionTarget,
+      action_params: r.actionParams,
+      action_desc: r.actionDesc === "" ? null : r.actionDesc,
+      risk_level: r.riskLevel,
+      approval: r.approval,
+      matched_rule: r.matchedRule,
+      human_decision: r.humanDecision,
+      result_status: r.resultStatus,
+      result_data: r.resultData ?? null,
+      result_error: r.resultError,
+      agent_id: r.agentId,
+      parent_agent_id: r.parentAgentId,
+      chain_id: r.chainId,
+      chain_depth: r.chainDepth,
+      policy_hash: r.policyHash,
+    })),
+  );
+}
+
+function completionJson(rows: readonly RowCompletion[]): string {
+  return JSON.stringify(
+    rows.map((c) => ({
+      id: c.id,
+      result_status: c.resultStatus,
+      result_data: c.resultData ?? null,
+      result_error: c.resultError,
+    })),
+  );
+}
+
+/** `bigint` comes back from pg as a string and from PGlite as a number or bigint. */
+function toInt(v: unknown): number {
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isSafeInteger(n))
+    throw new AegisError("internal", `audit id ${String(v)} is not a safe integer`);
+  return n;
+}
+
+function toIntOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : toInt(v);
+}
+
+function toTimestamp(v: unknown): string {
+  const d = v instanceof Date ? v : new Date(String(v));
+  return d.toISOString();
+}
+
+function toJson(v: unknown): unknown {
+  // Both drivers parse jsonb; a string here would be a driver without a jsonb parser.
+  if (typeof v === "string") {
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  }
+  return v ?? null;
+}
+
+function toStrOrNull(v: unknown): string | null {
+  return v === null || v === undefined || v === "" ? null : String(v);
+}
+
+export function rowToRecord(row: Record<string, unknown>): AuditRecord {
+  const params = toJson(row["action_params"]);
+  return {
+    id: toInt(row["id"]),
+    session_id: String(row["session_id"]),
+    timestamp: toTimestamp(row["timestamp"]),
+    action_type: String(row["action_type"]),
+    action_target: String(row["action_target"] ?? ""),
+    action_params: params !== null && typeof params === "object" ? (params as Record<string, unknown>) : {},
+    action_desc: toStrOrNull(row["action_desc"]),
+    risk_level: String(row["risk_level"]) as RiskLevel,
+    approval: String(row["approval"]) as Approval,
+    matched_rule: String(row["matched_rule"]),
+    human_decision: toStrOrNull(row["human_decision"]) as AuditRecord["human_decision"],
+    result_status: String(row["result_status"]) as StoredStatus,
+    result_data: toJson(row["result_data"]),
+    result_error: toStrOrNull(row["result_error"]),
+    agent_id: toStrOrNull(row["agent_id"]),
+    parent_agent_id: toStrOrNull(row["parent_agent_id"]),
+    chain_id: toStrOrNull(row["chain_id"]),
+    chain_depth: toIntOrNull(row["chain_depth"]),
+    policy_hash: String(row["policy_hash"] ?? ""),
+  };
+}
+
+/** The SELECT for `q`: only the filters present, so every one can use its index. */
+export function buildQuery(q: AuditQuery): { text: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown): void => {
+    params.push(value);
+    where.push(sql.replace("?", `$${params.length}`));
+  };
+  if (q.sessionId !== undefined) add("session_id = ?", q.sessionId);
+  if (q.actionType !== undefined) add("action_type = ?", q.actionType);
+  if (q.riskLevel !== undefined) add("risk_level = ?", q.riskLevel.toUpperCase());
+  if (q.resultStatus !== undefined) add("result_status = ?", q.resultStatus);
+  if (q.agentId !== undefined) add("agent_id = ?", q.agentId);
+  if (q.matchedRule !== undefined) add("matched_rule = ?", q.matchedRule);
+  if (q.since !== undefined) add('"timestamp" >= ?::timestamptz', q.since.toISOString());
+  if (q.until !== undefined) add('"timestamp" < ?::timestamptz', q.until.toISOString());
+  const desc = q.order === "desc";
+  if (q.afterId !== undefined) add(desc ? "id < ?" : "id > ?", q.afterId);
+  params.push(Math.max(0, Math.trunc(q.limit)));
+  const text =
+    `SELECT ${SELECT_COLUMNS} FROM audit_log` +
+    (where.length > 0 ? ` WHERE ${where.join(" AND ")}` : "") +
+    ` ORDER BY id ${desc ? "DESC" : "ASC"} LIMIT $${params.length}`;
+  return { text, params };
+}
+
+export class SqlAuditStore implements AuditStore {
+  private migrated = false;
+
+  constructor(
+    readonly kind: StoreKind,
+    readonly location: string,
+    protected readonly driver: SqlDriver,
+    private readonly onClose?: () => Promise<void> | void,
+  ) {}
+
+  async migrate(): Promise<void> {
+    if (this.migrated) return;
+    try {
+      await migrate(this.driver);
+      this.migrated = true;
+    } catch (err) {
+      throw toStoreError(err, "audit schema migration");
+    }
+  }
+
+  async writeBatch(
+    inserts: readonly NewAuditRow[],
+    completions: readonly RowCompletion[],
+  ): Promise<number[]> {
+    if (inserts.length === 0 && completions.length === 0) return [];
+    let rows: { i: number | string; id: unknown }[];
+    try {
+      ({ rows } = await this.driver.write<{ i: number | string; id: unknown }>(WRITE_BATCH_SQL, [
+        insertJson(inserts),
+        completionJson(completions),
+      ]));
+    } catch (err) {
+      throw toStoreError(err, "audit write");
+    }
+    const ids = new Array<number>(inserts.length);
+    for (const r of rows) ids[Number(r.i)] = toInt(r.id);
+    return ids;
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    if (q.limit <= 0) return [];
+    const { text, params } = buildQuery(q);
+    try {
+      const { rows } = await this.driver.query(text, params);
+      return rows.map(rowToRecord);
+    } catch (err) {
+      throw toStoreError(err, "audit query");
+    }
+  }
+
+  async ping(timeoutMs = 1500): Promise<void> {
+    try {
+      await this.driver.ping(timeoutMs);
+    } catch (err) {
+      const e = toStoreError(err, "audit ping");
+      throw e.code === "unavailable"
+        ? e
+        : new AegisError("unavailable", `audit database unavailable: ${e.message}`, e.retryAfterSeconds ?? 1);
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.driver.close();
+    } finally {
+      await this.onClose?.();
+    }
+  }
+}
