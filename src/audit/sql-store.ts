@@ -206,6 +206,8 @@ export class SqlAuditStore implements AuditStore {
     completions: readonly RowCompletion[],
   ): Promise<number[]> {
     if (inserts.length === 0 && completions.length === 0) return [];
+    // A PostgreSQL that was down at startup gets its schema at the first write after it returns.
+    if (!this.migrated) await this.migrate();
     let rows: { i: number | string; id: unknown }[];
     try {
       ({ rows } = await this.driver.write<{ i: number | string; id: unknown }>(WRITE_BATCH_SQL, [
@@ -222,6 +224,7 @@ export class SqlAuditStore implements AuditStore {
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
     if (q.limit <= 0) return [];
+    if (!this.migrated) await this.migrate();
     const { text, params } = buildQuery(q);
     try {
       const { rows } = await this.driver.query(text, params);

@@ -1,0 +1,414 @@
+// The execute pipeline (DESIGN §3, §5): for each action, with the policy's decision already made
+//   block   -> one final `blocked` row                         (nothing runs)
+//   approve -> the approval handler, bounded by the timeout;
+//              refused / timed out / threw -> one `denied` row (nothing runs)
+//   then    -> a `pending` row, committed -> the executor -> the row completed (`success` with the
+//              executor's data, or `failed` with its message) -> the result.
+// Every reply is sent after its row is committed; an action never runs without a committed row,
+// so a crash while it runs leaves a `pending` row. The audit store going away makes execute fail
+// fast with `unavailable` before anything runs. No HTTP knowledge here: the governance service
+// (src/governance/service.ts) calls this through its AuditBackend seam.
+import { randomBytes } from "node:crypto";
+import type { AuditStore, NewAuditRow, StoreHealth } from "../audit/audit-store.js";
+import { BatchWriter, type BatchWriterOptions, type WriterStats } from "../audit/batch-writer.js";
+import { redactParams } from "../audit/redact.js";
+import { RETRY_AFTER_SECONDS } from "../audit/store-errors.js";
+import { AegisError } from "../errors.js";
+import type {
+  ActionRequest,
+  ApprovalHandler,
+  AuditQuery,
+  AuditRecord,
+  EvaluateResult,
+  ExecuteResult,
+  ExecutionContext,
+  Executor,
+} from "./types.js";
+
+/** A random 12-hex-character session id for this process. */
+export function newSessionId(): string {
+  return randomBytes(6).toString("hex");
+}
+
+/** The default executor: runs nothing, reports `{"executed": true}`. */
+export class NoopExecutor implements Executor {
+  async execute(): Promise<{ data: unknown }> {
+    return { data: { executed: true } };
+  }
+}
+
+/** The default approval handler: approves everything (the server warns about it at startup). */
+export class AutoApprovalHandler implements ApprovalHandler {
+  async approve(): Promise<{ approved: boolean; reason?: string }> {
+    return { approved: true, reason: "auto-approved" };
+  }
+}
+
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 30_000;
+
+/** The warning the server logs when it runs with the auto-approval default. */
+export const AUTO_APPROVAL_WARNING =
+  "no approval handler configured: actions whose rule says 'approve' are auto-approved (AutoApprovalHandler); " +
+  "pass approvalHandler to createServer for human review";
+
+/** Structurally the same as `DecidedAction` of the governance service. */
+export interface DecidedActionLike {
+  readonly action: ActionRequest;
+  readonly decision: EvaluateResult;
+}
+
+/** The few logger methods used (pino's Logger fits). */
+export interface PipelineLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AuditServiceOptions {
+  readonly store: AuditStore;
+  readonly executor?: Executor | undefined;
+  readonly approvalHandler?: ApprovalHandler | undefined;
+  /** AEGIS_APPROVAL_TIMEOUT in ms (default 30 s); a timeout denies. */
+  readonly approvalTimeoutMs?: number | undefined;
+  /** Used when neither the request nor the call context carries one (default: random). */
+  readonly sessionId?: string | undefined;
+  readonly writer?: BatchWriterOptions | undefined;
+  /** How long close() waits for running actions before draining the queue (default 30 s). */
+  readonly drainTimeoutMs?: number | undefined;
+  readonly logger?: PipelineLogger | undefined;
+}
+
+export interface AuditService {
+  readonly sessionId: string;
+  readonly store: AuditStore;
+  readonly writer: BatchWriter;
+  /** Each action on its own, in input order; results in input order. */
+  execute(items: readonly DecidedActionLike[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
+  query(q: AuditQuery): Promise<AuditRecord[]>;
+  /** Whether execute can work now: the breaker is closed and the database answers. */
+  health(): Promise<StoreHealth>;
+  stats(): WriterStats;
+  /** Refuses new executions, waits for running ones, drains the write queue, closes the store. */
+  close(): Promise<void>;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+/** JSON-safe copy of the executor's data (what is stored is what is returned). */
+function jsonSafe(data: unknown): unknown {
+  if (data === undefined) return null;
+  const text = JSON.stringify(data);
+  return text === undefined ? null : (JSON.parse(text) as unknown);
+}
+
+type Verdict = { approved: true } | { approved: false; reason: string };
+
+class AuditServiceImpl implements AuditService {
+  readonly sessionId: string;
+  readonly writer: BatchWriter;
+  private readonly executor: Executor;
+  private readonly approvalHandler: ApprovalHandler;
+  private readonly approvalTimeoutMs: number;
+  private readonly drainTimeoutMs: number;
+  private readonly logger: PipelineLogger | undefined;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly store: AuditStore,
+    options: AuditServiceOptions,
+  ) {
+    this.sessionId = options.sessionId ?? newSessionId();
+    this.executor = options.executor ?? new NoopExecutor();
+    this.approvalHandler = options.approvalHandler ?? new AutoApprovalHandler();
+    this.approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.logger = options.logger;
+    this.writer = new BatchWriter(store, {
+      ...options.writer,
+      // Migrations first: a database that was down at startup gets its schema when it returns.
+      probe: async () => {
+        await store.migrate();
+        await store.ping(1000);
+      },
+      onHealthChange: (h) => {
+        if (h.ok) this.logger?.warn({ component: "audit" }, "audit store available again");
+        else this.logger?.error({ component: "audit", reason: h.reason }, "audit store unavailable");
+        options.writer?.onHealthChange?.(h);
+      },
+    });
+  }
+
+  async execute(items: readonly DecidedActionLike[], ctx: ExecutionContext): Promise<ExecuteResult[]> {
+    if (this.closing) throw new AegisError("unavailable", "server is shutting down", RETRY_AFTER_SECONDS);
+    this.assertWritable();
+    this.running++;
+    try {
+      const results: ExecuteResult[] = [];
+      let anythingRan = false;
+      for (const item of items) {
+        try {
+          const { result, ran } = await this.executeOne(item, ctx);
+          anythingRan ||= ran;
+          results.push(result);
+        } catch (err) {
+          // Nothing has run yet: the whole call fails and may be retried as a whole.
+          if (!anythingRan) throw err;
+          // Earlier actions of this batch ran: report this one as not executed, go on.
+          results.push({
+            actionType: item.action.actionType,
+            target: item.action.target,
+            status: "failed",
+            data: null,
+            error: `not executed: ${messageOf(err)}`,
+            decision: item.decision,
+            auditId: 0,
+          });
+        }
+      }
+      return results;
+    } finally {
+      this.running--;
+      if (this.running === 0) this.notifyIdle();
+    }
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    if (q.limit <= 0) return [];
+    return this.store.query(q);
+  }
+
+  async health(): Promise<StoreHealth> {
+    const h = this.writer.health();
+    if (!h.ok) return h;
+    try {
+      await this.store.migrate();
+      await this.store.ping(1000);
+      return { ok: true };
+    } catch (err) {
+      const reason = messageOf(err);
+      this.writer.markDown(reason);
+      return this.writer.health();
+    }
+  }
+
+  stats(): WriterStats {
+    return this.writer.stats();
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closing = true;
+    if (this.running > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.drainTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (this.running > 0) {
+        this.logger?.error(
+          { component: "audit", running: this.running },
+          "closing with actions still running: their rows stay pending",
+        );
+      }
+    }
+    await this.writer.close();
+    await this.store.close();
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private assertWritable(): void {
+    const h = this.writer.health();
+    if (!h.ok)
+      throw new AegisError("unavailable", h.reason ?? "audit store unavailable", RETRY_AFTER_SECONDS);
+  }
+
+  private baseRow(action: ActionRequest, decision: EvaluateResult, sessionId: string) {
+    return {
+      sessionId,
+      timestamp: new Date(),
+      actionType: action.actionType,
+      actionTarget: action.target ?? "",
+      actionParams: redactParams(action.params ?? {}),
+      actionDesc: action.description ? action.description : null,
+      riskLevel: decision.riskLevel,
+      approval: decision.approval,
+      matchedRule: decision.matchedRule,
+      agentId: action.agentId ? action.agentId : null,
+      parentAgentId: action.parentAgentId ? action.parentAgentId : null,
+      chainId: action.chainId ? action.chainId : null,
+      chainDepth: action.chainDepth ?? null,
+      policyHash: decision.policyHash,
+    } satisfies Partial<NewAuditRow>;
+  }
+
+  private async executeOne(
+    { action, decision }: DecidedActionLike,
+    outerCtx: ExecutionContext,
+  ): Promise<{ result: ExecuteResult; ran: boolean }> {
+    const sessionId = action.sessionId || outerCtx.sessionId || this.sessionId;
+    const ctx: ExecutionContext = { ...outerCtx, sessionId };
+    const base = this.baseRow(action, decision, sessionId);
+    const answer = (
+      status: ExecuteResult["status"],
+      data: unknown,
+      error: string | null,
+      auditId: number,
+    ): ExecuteResult => ({
+      actionType: action.actionType,
+      target: action.target ?? "",
+      status,
+      data,
+      error,
+      decision,
+      auditId,
+    });
+
+    if (decision.approval === "block") {
+      const error = `Blocked by policy rule: ${decision.matchedRule}`;
+      const id = await this.writer.insert({
+        ...base,
+        humanDecision: null,
+        resultStatus: "blocked",
+        resultData: null,
+        resultError: error,
+      });
+      return { result: answer("blocked", null, error, id), ran: false };
+    }
+
+    let humanDecision: "approved" | null = null;
+    if (decision.approval === "approve") {
+      // Do not ask a human about an action that could not be recorded anyway.
+      this.assertWritable();
+      const verdict = await this.askApproval(action, decision, ctx);
+      if (!verdict.approved) {
+        const id = await this.writer.insert({
+          ...base,
+          humanDecision: "denied",
+          resultStatus: "denied",
+          resultData: null,
+          resultError: verdict.reason,
+        });
+        return { result: answer("denied", null, verdict.reason, id), ran: false };
+      }
+      humanDecision = "approved";
+    }
+
+    // The row is committed before the executor starts.
+    const id = await this.writer.insert({
+      ...base,
+      humanDecision,
+      resultStatus: "pending",
+      resultData: null,
+      resultError: null,
+    });
+
+    let status: "success" | "failed";
+    let data: unknown = null;
+    let error: string | null = null;
+    try {
+      const out = await this.executor.execute(action, decision, ctx);
+      try {
+        data = jsonSafe(out?.data);
+        status = "success";
+      } catch (err) {
+        status = "failed";
+        error = `executor returned data that is not JSON: ${messageOf(err)}`;
+      }
+    } catch (err) {
+      status = "failed";
+      error = messageOf(err);
+    }
+
+    try {
+      await this.writer.complete({ id, resultStatus: status, resultData: data, resultError: error });
+    } catch (err) {
+      // The action ran: answering 503 would invite a retry that runs it twice. Reply with what
+      // happened; the row stays `pending` (it exists, so the action is not unrecorded).
+      this.logger?.error(
+        { component: "audit", auditId: id, err: messageOf(err) },
+        "could not record the outcome of an executed action; its audit row stays pending",
+      );
+    }
+    return { result: answer(status, data, error, id), ran: true };
+  }
+
+  private async askApproval(
+    action: ActionRequest,
+    decision: EvaluateResult,
+    ctx: ExecutionContext,
+  ): Promise<Verdict> {
+    const controller = new AbortController();
+    const outer = ctx.signal;
+    const onOuterAbort = (): void => controller.abort(new Error("the request was cancelled"));
+    if (outer?.aborted) onOuterAbort();
+    else outer?.addEventListener("abort", onOuterAbort, { once: true });
+    const seconds = this.approvalTimeoutMs / 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = new Promise<Verdict>((resolve) => {
+      const deny = (): void => {
+        const why = controller.signal.reason;
+        resolve({
+          approved: false,
+          reason:
+            why instanceof Error && why.message === "the request was cancelled"
+              ? "Denied: the request was cancelled while waiting for approval"
+              : `Denied: approval timed out after ${seconds} s`,
+        });
+      };
+      if (controller.signal.aborted) deny();
+      else controller.signal.addEventListener("abort", deny, { once: true });
+    });
+    timer = setTimeout(() => controller.abort(new Error("approval timeout")), this.approvalTimeoutMs);
+    try {
+      const asked = (async (): Promise<Verdict> => {
+        try {
+          const v = await this.approvalHandler.approve(action, decision, {
+            ...ctx,
+            signal: controller.signal,
+          });
+          if (v?.approved === true) return { approved: true };
+          return {
+            approved: false,
+            reason: v?.reason ? `Denied: ${v.reason}` : "Denied by approval handler",
+          };
+        } catch (err) {
+          // Fail closed: a handler that breaks denies.
+          return { approved: false, reason: `Denied: approval handler failed: ${messageOf(err)}` };
+        }
+      })();
+      return await Promise.race([asked, stopped]);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuterAbort);
+      if (!controller.signal.aborted) controller.abort(new Error("approval settled"));
+    }
+  }
+}
+
+/**
+ * The execute pipeline and audit query over `store`: the object the governance service takes as
+ * its `audit` option (AuditBackend). A store that is unreachable (at startup or later) makes
+ * execute answer `unavailable` and health() say why; the breaker's probe recovers by itself.
+ */
+export function createAuditService(options: AuditServiceOptions): AuditService {
+  if (options.approvalHandler === undefined)
+    options.logger?.warn({ component: "approval" }, AUTO_APPROVAL_WARNING);
+  return new AuditServiceImpl(options.store, options);
+}
