@@ -34,9 +34,20 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 class PGliteDriver implements SqlDriver {
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly ownsDb = true,
+  ) {}
+
+  private isClosed = false;
+
+  private check(): void {
+    if (this.isClosed || this.db.closed)
+      throw new AegisError("unavailable", "embedded audit store is closed", 1);
+  }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
+    this.check();
     const res = await this.db.query<T>(text, params as unknown[] | undefined);
     return { rows: res.rows };
   }
@@ -46,10 +57,12 @@ class PGliteDriver implements SqlDriver {
   }
 
   async exec(text: string): Promise<void> {
+    this.check();
     await this.db.exec(text);
   }
 
-  transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T> {
+    this.check();
     return this.db.transaction(async (tx) =>
       fn({
         query: async <R>(text: string, params?: readonly unknown[]) => {
@@ -64,12 +77,13 @@ class PGliteDriver implements SqlDriver {
   }
 
   async ping(timeoutMs: number): Promise<void> {
-    if (this.db.closed) throw new AegisError("unavailable", "embedded audit store is closed", 1);
+    this.check();
     await withTimeout(this.db.query("SELECT 1"), timeoutMs, "embedded audit store ping");
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
+    this.isClosed = true;
+    if (this.ownsDb && !this.db.closed) await this.db.close();
   }
 }
 
@@ -116,4 +130,20 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     throw err;
   }
   return new SqlAuditStore("embedded", dir, new PGliteDriver(db), () => lock.release());
+}
+
+/**
+ * A store over a PGlite instance the caller owns (close() leaves it open). With `schema`, the
+ * store's tables live in that schema (created when missing; the instance's search_path is set to
+ * it), so tests can share one instance and its 2-3 s cold start.
+ */
+export async function createEmbeddedStoreOn(
+  db: PGlite,
+  options: { schema?: string } = {},
+): Promise<AuditStore> {
+  if (options.schema !== undefined) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new Error(`bad schema name ${options.schema}`);
+    await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
+  }
+  return new SqlAuditStore("embedded", MEMORY_LOCATION, new PGliteDriver(db, false));
 }
