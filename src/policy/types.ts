@@ -66,4 +66,10 @@ export interface PolicyProblem {
 export interface CompileOptions {
   /** Clock for time conditions (time_after, time_before, weekdays). Defaults to `() => new Date()`. */
   readonly now?: () => Date;
+  /**
+   * Rule lookup strategy: `auto` (default) indexes policies with more than a dozen rules by the
+   * literal prefix/suffix of their type patterns; `always` / `never` force it (tests, benchmarks).
+   * The decisions are identical either way.
+   */
+  readonly index?: "auto" | "always" | "never";
 }

@@ -1,0 +1,39 @@
+// The two errors the policy engine throws.
+import type { PolicyProblem } from "./types.js";
+
+/** Formats one problem as `line:col: path: message` (parts that are unknown are left out). */
+export function formatProblem(p: PolicyProblem): string {
+  const where = p.line !== undefined ? `${p.line}:${p.column ?? 1}: ` : "";
+  const path = p.path !== "" ? `${p.path}: ` : "";
+  return `${where}${path}${p.message}`;
+}
+
+/** A policy could not be loaded. `problems` lists every problem found, in document order. */
+export class PolicyLoadError extends Error {
+  override readonly name = "PolicyLoadError";
+  readonly problems: readonly PolicyProblem[];
+  constructor(problems: readonly PolicyProblem[], sourceName?: string) {
+    const lead = sourceName ? `${sourceName}: ` : "";
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    super(`invalid policy (${count}):\n${problems.map((p) => `  ${lead}${formatProblem(p)}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * An action's param does not have a type its operator can use (say a string where a number is
+ * compared). Never silently false: the request is refused (REST 400, gRPC invalid_argument).
+ */
+export class PolicyEvaluationError extends Error {
+  override readonly name = "PolicyEvaluationError";
+  /** The error code transports map to (400 / invalid_argument). */
+  readonly code = "invalid_argument" as const;
+  constructor(
+    readonly rule: string,
+    readonly operator: string,
+    readonly param: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
