@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { compileGlob } from "../../src/policy/glob.js";
+import { fnmatchcase } from "./fnmatch-oracle.js";
+
+describe("glob: fnmatch semantics (table)", () => {
+  const table: [pattern: string, text: string, expected: boolean][] = [
+    ["*", "", true],
+    ["*", "anything/at all.csv", true],
+    ["**", "a/b/c", true],
+    ["*.csv", "data/2024/report.csv", true],
+    ["*.csv", "report.csv.bak", false],
+    ["read*", "read", true],
+    ["read*", "read_file", true],
+    ["read*", "Read_file", false],
+    ["prod_*", "Prod_db", false],
+    ["prod_*", "prod_db", true],
+    ["?", "a", true],
+    ["?", "/", true],
+    ["?", "\n", true],
+    ["?", "", false],
+    ["?", "ab", false],
+    ["?", "😀", true],
+    ["a?c", "abc", true],
+    ["a*c", "a\nb\nc", true],
+    ["a*b*c", "axxbyyc", true],
+    ["a*b*c", "axxcyyb", false],
+    ["*a*a*a*a*b", `${"a".repeat(5000)}`, false],
+    ["[abc]", "b", true],
+    ["[abc]", "d", false],
+    ["[a-z]", "q", true],
+    ["[a-z]", "Q", false],
+    ["[!abc]", "d", true],
+    ["[!abc]", "a", false],
+    ["[!a-z]", "/", true],
+    ["[!a]", "!", true],
+    ["[!a]", "a", false],
+    ["[]]", "]", true],
+    ["[!]]", "a", true],
+    ["[!]]", "]", false],
+    ["[a-]", "-", true],
+    ["[z-a]", "m", false],
+    ["[!z-a]", "m", true],
+    ["[", "[", true],
+    ["[a", "[a", true],
+    ["a]", "a]", true],
+    ["[\\]", "\\", true],
+    ["\\*", "\\abc", true],
+    ["\\*", "*", false],
+    ["{a,b}", "a", false],
+    ["{a,b}", "{a,b}", true],
+    ["(a|b)", "(a|b)", true],
+    ["a+", "aa", false],
+    ["a+", "a+", true],
+    ["@(x)", "@(x)", true],
+    ["!(x)", "!(x)", true],
+    ["!x", "!x", true],
+    ["!x", "y", false],
+    ["a.b", "axb", false],
+    ["^a$", "^a$", true],
+    ["", "", true],
+    ["", "a", false],
+  ];
+  for (const [pattern, text, expected] of table) {
+    it(`${JSON.stringify(pattern)} ${expected ? "matches" : "does not match"} ${JSON.stringify(text).slice(0, 40)}`, () => {
+      assert.equal(compileGlob(pattern).test(text), expected);
+    });
+  }
+  it("agrees with Python on the whole table", () => {
+    const oracle = fnmatchcase(table.map(([p, t]) => [p, t] as const));
+    assert.deepEqual(
+      oracle,
+      table.map(([, , e]) => e),
+    );
+  });
+});
+
+describe("glob: shape, literal prefix and suffix (what the rule index relies on)", () => {
+  const table: [string, { shape: string; prefix: string; suffix: string; matchesAll: boolean }][] = [
+    ["*", { shape: "all", prefix: "", suffix: "", matchesAll: true }],
+    ["***", { shape: "all", prefix: "", suffix: "", matchesAll: true }],
+    ["read", { shape: "exact", prefix: "read", suffix: "", matchesAll: false }],
+    ["read*", { shape: "prefix", prefix: "read", suffix: "", matchesAll: false }],
+    ["*_delete", { shape: "suffix", prefix: "", suffix: "_delete", matchesAll: false }],
+    ["a*b", { shape: "other", prefix: "a", suffix: "b", matchesAll: false }],
+    ["re[ab]d*", { shape: "other", prefix: "re", suffix: "", matchesAll: false }],
+    ["[x", { shape: "exact", prefix: "[x", suffix: "", matchesAll: false }],
+    ["?*", { shape: "other", prefix: "", suffix: "", matchesAll: false }],
+  ];
+  for (const [pattern, want] of table) {
+    it(pattern, () => {
+      const g = compileGlob(pattern);
+      assert.deepEqual(
+        { shape: g.shape, prefix: g.prefix, suffix: g.suffix, matchesAll: g.matchesAll },
+        want,
+      );
+    });
+  }
+});
+
+describe("glob: property-based, against Python's fnmatch.fnmatchcase", () => {
+  const alphabet = [
+    "a",
+    "b",
+    "c",
+    "-",
+    "/",
+    ".",
+    "\n",
+    "\\",
+    "[",
+    "]",
+    "!",
+    "{",
+    "}",
+    "(",
+    ")",
+    "+",
+    "@",
+    "*",
+    "?",
+    "^",
+    "z",
+  ];
+  const char = fc.constantFrom(...alphabet);
+  const str = (max: number) => fc.array(char, { maxLength: max }).map((cs) => cs.join(""));
+  // Texts built from the pattern match far more often than random ones.
+  const instantiate = (pattern: string, fill: string[]): string => {
+    let k = 0;
+    const next = (): string => fill[k++ % fill.length] ?? "";
+    let out = "";
+    for (const c of pattern) {
+      if (c === "*") out += next() + next();
+      else if (c === "?" || c === "[" || c === "]") out += next().slice(0, 1) || "a";
+      else out += c;
+    }
+    return out;
+  };
+  const cases = fc.sample(fc.tuple(str(10), str(12), fc.array(str(2), { minLength: 1, maxLength: 6 })), {
+    numRuns: 6000,
+    seed: 20261126,
+  });
+  const pairs: [string, string][] = [];
+  for (const [pattern, text, fill] of cases) {
+    pairs.push([pattern, text]);
+    pairs.push([pattern, instantiate(pattern, fill)]);
+  }
+
+  it(`matches Python on ${pairs.length} generated (pattern, text) pairs`, () => {
+    const oracle = fnmatchcase(pairs);
+    const mismatches: string[] = [];
+    let positives = 0;
+    pairs.forEach(([p, t], i) => {
+      const want = oracle[i];
+      if (want === true) positives++;
+      const got = compileGlob(p).test(t);
+      if (got !== want)
+        mismatches.push(`${JSON.stringify(p)} vs ${JSON.stringify(t)}: python ${want}, ours ${got}`);
+    });
+    assert.deepEqual(mismatches.slice(0, 20), []);
+    // The generator must produce real matches too, or the comparison proves little.
+    assert.ok(positives > pairs.length / 10, `only ${positives} positive cases`);
+  });
+});
