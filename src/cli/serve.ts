@@ -1,0 +1,97 @@
+// `aegis serve [POLICY] [--host H] [--port P]`: runs the server until SIGTERM/SIGINT.
+//
+// Startup line (tests and scripts parse it to learn the port when `--port 0` is used): once the
+// socket is bound, ONE pino JSON line is written to stdout at level "warn", so it shows at the
+// default log level:
+//   {"level":"warn","time":"...","pid":123,"msg":"listening","address":"http://127.0.0.1:PORT",
+//    "host":"127.0.0.1","port":PORT,"tls":false,"policy":"/abs/policy.yaml","version":"0.1.0"}
+// `address` is `https://...` with TLS; IPv6 hosts are bracketed (`http://[::1]:PORT`).
+//
+// Every startup error (bad variable, missing or invalid policy, port in use) is one line
+// `aegis: <message>` on stderr (the policy's problems one per following line) and exit code 1.
+import { resolve } from "node:path";
+import { ConfigError, loadConfig, parseServeArgs } from "../config.js";
+import { AegisError } from "../errors.js";
+import { createLogger } from "../server/logger.js";
+import { createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
+import { readVersion } from "../version.js";
+
+const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
+
+POLICY defaults to $AEGIS_POLICY_PATH, else ./policy.yaml.
+Environment: AEGIS_HOST, AEGIS_PORT, AEGIS_LOG_LEVEL, AEGIS_API_KEY, AEGIS_ADMIN_KEY,
+AEGIS_AUDIT_DB, DATABASE_URL, AEGIS_TLS_CERT, AEGIS_TLS_KEY, AEGIS_CORS_ORIGINS,
+AEGIS_MAX_BODY_BYTES, AEGIS_MAX_BATCH, AEGIS_APPROVAL_TIMEOUT.
+`;
+
+function fail(message: string): number {
+  process.stderr.write(`aegis: ${message}\n`);
+  return 1;
+}
+
+export async function run(args: string[]): Promise<number> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    const flags = parseServeArgs(args);
+    if (flags.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    config = loadConfig(flags);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message);
+    throw err;
+  }
+
+  const logger = createLogger(config.logLevel);
+  const policyPath = resolve(config.policyPath);
+  let server: Awaited<ReturnType<typeof createAegisServer>>;
+  let address: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    server = await createAegisServer({ config: { ...config, policyPath }, logger });
+    address = await server.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    if (err instanceof AegisError || err instanceof ConfigError) return fail(err.message);
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+
+  logger.warn(
+    {
+      address: address.url,
+      host: address.host,
+      port: address.port,
+      tls: address.url.startsWith("https:"),
+      policy: policyPath,
+      version: readVersion(),
+    },
+    "listening",
+  );
+
+  return new Promise<number>((done) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.warn({ signal, grace_ms: SHUTDOWN_GRACE_MS }, "shutting down");
+      server.close().then(
+        () => {
+          logger.warn({}, "stopped");
+          done(0);
+        },
+        (err: unknown) => {
+          logger.error({ err: err instanceof Error ? err.message : String(err) }, "shutdown failed");
+          done(1);
+        },
+      );
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+    // A bug in one request must not take the server down; it is logged and the request gets a 500.
+    process.on("uncaughtException", (err) =>
+      logger.error({ err: err.message, stack: err.stack }, "uncaught exception"),
+    );
+    process.on("unhandledRejection", (err) =>
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, "unhandled rejection"),
+    );
+  });
+}

@@ -1,0 +1,221 @@
+// The governance service: one implementation of every operation, called by all transports
+// (REST, gRPC, gRPC-Web, Connect). It speaks domain types only and knows nothing about HTTP.
+import { randomBytes } from "node:crypto";
+import { AegisError } from "../errors.js";
+import { PolicyEvaluationError } from "../policy/index.js";
+import type { Policy, PolicyView } from "../policy/types.js";
+import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
+import { compileObject, compileText } from "./policy-source.js";
+import type {
+  ActionRequest,
+  AuditQuery,
+  AuditRecord,
+  EvaluateResult,
+  ExecuteResult,
+  ExecutionContext,
+} from "./types.js";
+
+/** One action with the decision the policy made for it; what the execute pipeline receives. */
+export interface DecidedAction {
+  readonly action: ActionRequest;
+  readonly decision: EvaluateResult;
+}
+
+/**
+ * The execute pipeline and audit query, supplied by the audit layer. The service evaluates the
+ * policy first (a type error in a condition fails the whole call before anything runs), then
+ * hands every action with its decision over. `ctx.sessionId` is this process's session id; an
+ * action's own `sessionId` takes precedence over it.
+ */
+export interface AuditBackend {
+  /** Approval -> executor -> audit for each action on its own; results in input order. */
+  execute(items: readonly DecidedAction[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
+  query(q: AuditQuery): Promise<AuditRecord[]>;
+  /** Whether execute can work right now (the database answers); feeds /ready and gRPC health. */
+  health(): Promise<{ ok: boolean; reason?: string | undefined }>;
+  /** Flushes the write queue and releases the store. */
+  close(): Promise<void>;
+}
+
+export interface GovernanceOptions {
+  readonly policy: PolicyHolder;
+  /** Largest batch accepted by EvaluateBatch and ExecuteBatch. */
+  readonly maxBatch: number;
+  readonly audit?: AuditBackend | undefined;
+  /** The process's session id (12 hex characters); random when omitted. */
+  readonly sessionId?: string | undefined;
+}
+
+/** `{yaml}` text or a policy document object. */
+export type PolicyUpdate = { readonly yaml: string } | { readonly document: unknown };
+
+export interface PolicySnapshot {
+  readonly view: PolicyView;
+  readonly hash: string;
+  readonly ruleCount: number;
+  readonly source: PolicySourceKind;
+  readonly loadedAt: Date;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason: string;
+  readonly components: Record<string, string>;
+}
+
+export class GovernanceService {
+  readonly sessionId: string;
+  readonly maxBatch: number;
+  readonly policyHolder: PolicyHolder;
+  private readonly audit: AuditBackend | undefined;
+
+  constructor(options: GovernanceOptions) {
+    this.policyHolder = options.policy;
+    this.maxBatch = options.maxBatch;
+    this.audit = options.audit;
+    this.sessionId = options.sessionId ?? randomBytes(6).toString("hex");
+  }
+
+  get auditConfigured(): boolean {
+    return this.audit !== undefined;
+  }
+
+  /** Synchronous on purpose: the hot path allocates one result and awaits nothing. */
+  evaluate(action: ActionRequest): EvaluateResult {
+    checkAction(action, undefined);
+    return decide(this.policyHolder.current.policy, action);
+  }
+
+  evaluateBatch(actions: readonly ActionRequest[]): EvaluateResult[] {
+    this.checkBatch(actions);
+    // One policy reference for the whole batch: a concurrent swap never splits a batch.
+    const policy = this.policyHolder.current.policy;
+    const out = new Array<EvaluateResult>(actions.length);
+    for (let i = 0; i < actions.length; i++) out[i] = decide(policy, actions[i]!, i);
+    return out;
+  }
+
+  async execute(action: ActionRequest, ctx?: Partial<ExecutionContext>): Promise<ExecuteResult> {
+    checkAction(action, undefined);
+    const audit = this.requireAudit();
+    const decision = decide(this.policyHolder.current.policy, action);
+    const [result] = await audit.execute([{ action, decision }], this.context(ctx));
+    if (!result) throw new AegisError("internal", "the execute pipeline returned no result");
+    return result;
+  }
+
+  async executeBatch(
+    actions: readonly ActionRequest[],
+    ctx?: Partial<ExecutionContext>,
+  ): Promise<ExecuteResult[]> {
+    this.checkBatch(actions);
+    const audit = this.requireAudit();
+    const policy = this.policyHolder.current.policy;
+    const items = actions.map((action, i) => ({ action, decision: decide(policy, action, i) }));
+    if (items.length === 0) return [];
+    return audit.execute(items, this.context(ctx));
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditRecord[]> {
+    return this.requireAudit().query(q);
+  }
+
+  getPolicy(): PolicySnapshot {
+    const { policy, source, loadedAt } = this.policyHolder.current;
+    return { view: policy.view, hash: policy.hash, ruleCount: policy.ruleCount, source, loadedAt };
+  }
+
+  /** Validates, then swaps atomically; on any error the active policy stays. */
+  updatePolicy(update: PolicyUpdate): { ruleCount: number; hash: string } {
+    let policy: Policy;
+    if ("yaml" in update) {
+      if (typeof update.yaml !== "string")
+        throw new AegisError("invalid_argument", '"yaml" must be a string');
+      policy = compileText(update.yaml);
+    } else {
+      const doc = update.document;
+      if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+        throw new AegisError("invalid_argument", "the policy must be a JSON object");
+      }
+      policy = compileObject(doc);
+    }
+    this.policyHolder.replace(policy, "api");
+    return { ruleCount: policy.ruleCount, hash: policy.hash };
+  }
+
+  async readiness(): Promise<Readiness> {
+    const components: Record<string, string> = { policy: "ok" };
+    let reason = "";
+    if (this.audit) {
+      try {
+        const h = await this.audit.health();
+        components["audit"] = h.ok ? "ok" : "unavailable";
+        if (!h.ok) reason = `audit store unavailable: ${h.reason ?? "unknown reason"}`;
+      } catch (err) {
+        components["audit"] = "unavailable";
+        reason = `audit store unavailable: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    } else {
+      components["audit"] = "not_configured";
+    }
+    return { ready: reason === "", reason, components };
+  }
+
+  async close(): Promise<void> {
+    this.policyHolder.close();
+    await this.audit?.close();
+  }
+
+  private checkBatch(actions: readonly ActionRequest[]): void {
+    if (actions.length > this.maxBatch) {
+      throw new AegisError(
+        "invalid_argument",
+        `batch of ${actions.length} actions exceeds the limit of ${this.maxBatch} (AEGIS_MAX_BATCH)`,
+      );
+    }
+    for (let i = 0; i < actions.length; i++) checkAction(actions[i]!, i);
+  }
+
+  private requireAudit(): AuditBackend {
+    if (!this.audit)
+      throw new AegisError("unimplemented", "execute and audit need an audit store; none is configured");
+    return this.audit;
+  }
+
+  private context(ctx: Partial<ExecutionContext> | undefined): ExecutionContext {
+    return { sessionId: this.sessionId, requestId: ctx?.requestId, signal: ctx?.signal };
+  }
+}
+
+function where(index: number | undefined): string {
+  return index === undefined ? "" : `actions[${index}]: `;
+}
+
+function checkAction(action: ActionRequest, index: number | undefined): void {
+  if (typeof action.actionType !== "string" || action.actionType === "") {
+    throw new AegisError(
+      "invalid_argument",
+      `${where(index)}action_type is required and must be a non-empty string`,
+    );
+  }
+}
+
+function decide(policy: Policy, action: ActionRequest, index?: number): EvaluateResult {
+  let d: ReturnType<Policy["evaluate"]>;
+  try {
+    d = policy.evaluate(action);
+  } catch (err) {
+    if (err instanceof PolicyEvaluationError)
+      throw new AegisError("invalid_argument", `${where(index)}${err.message}`);
+    throw err;
+  }
+  return {
+    actionType: action.actionType,
+    target: action.target,
+    riskLevel: d.riskLevel,
+    approval: d.approval,
+    isAllowed: d.isAllowed,
+    matchedRule: d.matchedRule,
+    policyHash: policy.hash,
+  };
+}

@@ -1,0 +1,40 @@
+// The public surface of the `aegis-server` package: the server factory, the domain types, and the
+// generated API descriptors (service, messages, enums) so a TypeScript caller can build a typed
+// client with @connectrpc/connect without anything else.
+import { type AegisServer, type AegisServerOptions, createAegisServer } from "./server/server.js";
+
+export * from "../gen/aegis/v1/governance_service_pb.js";
+export * from "../gen/aegis/v1/types_pb.js";
+export type { Config, LogLevel } from "./config.js";
+export { ConfigError, loadConfig } from "./config.js";
+export { AegisError, type ErrorCode } from "./errors.js";
+export type { AuditBackend, DecidedAction, PolicySnapshot, PolicyUpdate } from "./governance/index.js";
+export type {
+  ActionRequest,
+  ApprovalHandler,
+  AuditQuery,
+  AuditRecord,
+  EvaluateResult,
+  ExecuteResult,
+  ExecutionContext,
+  Executor,
+  ResultStatus,
+} from "./governance/types.js";
+export type { Approval, Decision, Policy, PolicyView, RiskLevel, RuleView } from "./policy/types.js";
+export type { BoundAddress, TlsFiles } from "./server/listener.js";
+export type { AegisServer, AegisServerOptions };
+
+/**
+ * Creates an Aegis server: loads the policy file, opens the audit store, and returns an object
+ * with `listen({host, port})` (resolves with the bound address), `close()` (graceful) and the
+ * Node request handler for embedding. Async because loading the policy and opening the audit
+ * store are.
+ *
+ * ```ts
+ * const server = await createServer({ policyPath: "policy.yaml", auditDb: "memory:" });
+ * const { url } = await server.listen({ host: "127.0.0.1", port: 8000 });
+ * ```
+ */
+export function createServer(options: AegisServerOptions = {}): Promise<AegisServer> {
+  return createAegisServer(options);
+}

@@ -1,0 +1,59 @@
+// One mapping from AegisError codes to REST statuses and Connect codes, so every protocol answers
+// the same failure the same way.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AegisError, type ErrorCode } from "../errors.js";
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  resource_exhausted: 413,
+  unavailable: 503,
+  unimplemented: 501,
+  internal: 500,
+};
+
+const CONNECT_CODE: Record<ErrorCode, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  unauthenticated: Code.Unauthenticated,
+  permission_denied: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  resource_exhausted: Code.ResourceExhausted,
+  unavailable: Code.Unavailable,
+  unimplemented: Code.Unimplemented,
+  internal: Code.Internal,
+};
+
+const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
+  [Code.InvalidArgument]: "invalid_argument",
+  [Code.Unauthenticated]: "unauthenticated",
+  [Code.PermissionDenied]: "permission_denied",
+  [Code.NotFound]: "not_found",
+  [Code.ResourceExhausted]: "resource_exhausted",
+  [Code.Unavailable]: "unavailable",
+  [Code.Unimplemented]: "unimplemented",
+  [Code.Internal]: "internal",
+};
+
+export const INTERNAL_MESSAGE = "Internal server error";
+
+/** The REST status for an AegisError; a full write queue is 503 (with Retry-After), not 413. */
+export function httpStatusOf(err: AegisError): number {
+  if (err.code === "resource_exhausted" && err.retryAfterSeconds !== undefined) return 503;
+  return HTTP_STATUS[err.code];
+}
+
+export function toConnectError(err: AegisError): ConnectError {
+  return new ConnectError(err.message, CONNECT_CODE[err.code]);
+}
+
+/** Known errors keep their code and message; anything else is `undefined` (an unexpected bug). */
+export function asAegisError(err: unknown): AegisError | undefined {
+  if (err instanceof AegisError) return err;
+  if (err instanceof ConnectError) {
+    const code = FROM_CONNECT[err.code];
+    return code ? new AegisError(code, err.rawMessage) : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,142 @@
+// One port for every protocol. Cleartext: the first bytes of each connection decide — the HTTP/2
+// client preface ("PRI * HTTP/2.0...") goes to an http2 server (gRPC over h2c), anything else to an
+// http server (REST, Connect, gRPC-Web over HTTP/1.1); Node's `allowHTTP1` only works with TLS.
+// With TLS, ALPN decides (h2 or http/1.1) inside Node's secure http2 server.
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import type { NodeHandler } from "./handler.js";
+import { PrefixedSocket } from "./private/prefixed-socket.js";
+
+export interface TlsFiles {
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+}
+
+export interface ListenerOptions {
+  readonly handler: NodeHandler;
+  readonly tls?: TlsFiles | undefined;
+}
+
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+  /** e.g. `http://127.0.0.1:8000` or `https://[::1]:8443`. */
+  readonly url: string;
+}
+
+const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export class Listener {
+  private readonly server: net.Server;
+  private readonly http1: http.Server | undefined;
+  private readonly h2: http2.Http2Server | http2.Http2SecureServer;
+  private readonly sockets = new Set<Duplex>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly tls: boolean;
+
+  constructor(options: ListenerOptions) {
+    // Both servers get the same compat-API handler; Connect-Node accepts either request type.
+    const handler = options.handler as never;
+    this.tls = options.tls !== undefined;
+    if (options.tls) {
+      const secure = http2.createSecureServer(
+        { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
+        handler,
+      );
+      this.h2 = secure;
+      this.server = secure;
+      secure.on("secureConnection", (s) => this.track(s));
+    } else {
+      this.http1 = http.createServer(handler);
+      this.http1.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+      this.h2 = http2.createServer(handler);
+      this.server = net.createServer((socket) => this.sniff(socket));
+    }
+    this.h2.on("session", (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+  }
+
+  private track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  private sniff(socket: net.Socket): void {
+    this.track(socket);
+    let seen: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
+      if (isH2 && seen.length < PREFACE.length) return; // could still be either: wait for more bytes
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.pause();
+      if (isH2) {
+        this.h2.emit("connection", new PrefixedSocket(socket, seen));
+      } else {
+        // The http parser reads through the JS stream, so unshift() works here (and keeps the
+        // native fast path for HTTP/1.1).
+        socket.unshift(seen);
+        this.http1!.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    const onError = () => socket.destroy();
+    socket.on("data", onData);
+    socket.on("error", onError);
+  }
+
+  listen(host: string, port: number): Promise<BoundAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once("error", onError);
+      this.server.listen({ host, port }, () => {
+        this.server.off("error", onError);
+        const addr = this.server.address() as net.AddressInfo;
+        const h = addr.family === "IPv6" || addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+        resolve({
+          host: addr.address,
+          port: addr.port,
+          url: `${this.tls ? "https" : "http"}://${h}:${addr.port}`,
+        });
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (HTTP/2 sessions get GOAWAY, idle HTTP/1.1
+   * connections close), and after `graceMs` destroys whatever is left.
+   */
+  close(graceMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        resolve();
+      };
+      this.server.close(() => finish());
+      for (const s of this.sessions) s.close();
+      const idle = () => {
+        this.http1?.closeIdleConnections();
+        if (this.tls) (this.server as unknown as http.Server).closeIdleConnections?.();
+        if (this.sockets.size === 0 && this.sessions.size === 0) finish();
+      };
+      idle();
+      const sweep = setInterval(idle, 50);
+      const deadline = setTimeout(() => {
+        for (const s of this.sessions) s.destroy();
+        for (const s of this.sockets) s.destroy();
+        finish();
+      }, graceMs);
+      deadline.unref();
+    });
+  }
+}
