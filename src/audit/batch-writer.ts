@@ -207,10 +207,10 @@ export class BatchWriter {
       const e =
         err instanceof AegisError ? err : new AegisError("internal", `audit write failed: ${String(err)}`);
       if (e.code === "unavailable") {
-        this.trip(e.message);
-        for (const i of inserts) i.reject(e);
         // Completions go back to the front; they are retried after recovery.
         this.queue.unshift(...completes);
+        this.trip(e.message);
+        for (const i of inserts) i.reject(e);
         this.failQueuedInserts(e);
         this.expireCompletions();
         return;
