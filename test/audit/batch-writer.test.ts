@@ -86,7 +86,9 @@ test("concurrent writes share flushes, and each promise resolves only after its 
   assert.equal(resolvedEarly, 0);
   assert.equal(new Set(ids).size, 500, "every row has its own id");
   // Each caller got the id of its own row.
-  ids.forEach((id, i) => assert.equal(store.committed.get(id)?.row.actionTarget, `t${i}`));
+  for (const [i, id] of ids.entries()) {
+    assert.equal(store.committed.get(id)?.row.actionTarget, `t${i}`);
+  }
   assert.ok(store.flushes.length <= 3, `500 concurrent writes took ${store.flushes.length} flushes`);
   const stats = writer.stats();
   assert.equal(stats.rows, 500);
