@@ -1,7 +1,14 @@
-// Regexes for `param_matches`: ECMAScript syntax, checked at load.
-// (First version: syntax and Python-only constructs; the linear-time matcher follows.)
+// Regexes for `param_matches`: ECMAScript syntax (`u` flag), checked at load, and matched in time
+// linear in the text, so a hostile param cannot stall the server. Regexes without quantifiers run
+// on the native engine (bounded work per position); any regex with a quantifier runs on a
+// Thompson NFA simulation (no backtracking at all). Backreferences and lookarounds cannot be
+// matched in linear time and are rejected at load.
 
-const MAX_REGEX_LENGTH = 1000;
+import { compileNfa, RegexTooLarge } from "./private/regex-nfa.js";
+import { parseRegex, UnsupportedRegex } from "./private/regex-parse.js";
+
+export const MAX_REGEX_LENGTH = 1000;
+const MAX_NFA_STATES = 20_000;
 
 const PYTHON_ONLY: readonly [RegExp, string][] = [
   [/\(\?P</, "named groups are written (?<name>...) in ECMAScript, not (?P<name>...)"],
@@ -11,6 +18,13 @@ const PYTHON_ONLY: readonly [RegExp, string][] = [
   [/\\A/, "\\A is Python syntax; use ^"],
   [/\\Z/, "\\Z is Python syntax; use $"],
 ];
+
+function build(source: string): (text: string) => boolean {
+  const native = new RegExp(source, "u");
+  const parsed = parseRegex(source);
+  if (!parsed.quantified) return (text) => native.test(text);
+  return compileNfa(parsed.root, MAX_NFA_STATES);
+}
 
 /** Returns a problem message, or undefined when the regex is acceptable. */
 export function checkRegex(source: string): string | undefined {
@@ -24,13 +38,20 @@ export function checkRegex(source: string): string | undefined {
     new RegExp(source, "u");
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, "") : String(err);
-    return `invalid regex (ECMAScript syntax): ${why}`;
+    return `invalid regex (ECMAScript syntax, u flag): ${why}`;
+  }
+  try {
+    build(source);
+  } catch (err) {
+    if (err instanceof UnsupportedRegex || err instanceof RegexTooLarge) {
+      return `regex ${JSON.stringify(source)} rejected: ${err.message} (matching must stay linear-time)`;
+    }
+    throw err;
   }
   return undefined;
 }
 
 /** A compiled search: true when the regex matches somewhere in the text (like Python's re.search). */
 export function compileRegexSearch(source: string): (text: string) => boolean {
-  const re = new RegExp(source, "u");
-  return (text) => re.test(text);
+  return build(source);
 }
