@@ -45,7 +45,12 @@ export function httpStatusOf(err: AegisError): number {
 }
 
 export function toConnectError(err: AegisError): ConnectError {
-  return new ConnectError(err.message, CONNECT_CODE[err.code]);
+  // A full audit queue or a database that is down: tell gRPC/Connect clients when to retry too.
+  const metadata =
+    err.retryAfterSeconds !== undefined
+      ? new Headers({ "retry-after": String(err.retryAfterSeconds) })
+      : undefined;
+  return new ConnectError(err.message, CONNECT_CODE[err.code], metadata);
 }
 
 /** Known errors keep their code and message; anything else is `undefined` (an unexpected bug). */
