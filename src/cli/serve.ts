@@ -73,14 +73,19 @@ export async function run(args: string[]): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.warn({ signal, grace_ms: SHUTDOWN_GRACE_MS }, "shutting down");
+      const exit = (code: number) => {
+        done(code);
+        // Nothing may keep a stopped server alive (a stuck client, a library timer).
+        setTimeout(() => process.exit(code), 200).unref();
+      };
       server.close().then(
         () => {
           logger.warn({}, "stopped");
-          done(0);
+          exit(0);
         },
         (err: unknown) => {
           logger.error({ err: err instanceof Error ? err.message : String(err) }, "shutdown failed");
-          done(1);
+          exit(1);
         },
       );
     };

@@ -115,6 +115,8 @@ export class Listener {
   close(graceMs: number): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
+      let sweep: NodeJS.Timeout | undefined;
+      let deadline: NodeJS.Timeout | undefined;
       const finish = () => {
         if (done) return;
         done = true;
@@ -122,21 +124,21 @@ export class Listener {
         clearTimeout(deadline);
         resolve();
       };
-      this.server.close(() => finish());
-      for (const s of this.sessions) s.close();
       const idle = () => {
         this.http1?.closeIdleConnections();
         if (this.tls) (this.server as unknown as http.Server).closeIdleConnections?.();
         if (this.sockets.size === 0 && this.sessions.size === 0) finish();
       };
-      idle();
-      const sweep = setInterval(idle, 50);
-      const deadline = setTimeout(() => {
+      this.server.close(() => finish());
+      for (const s of this.sessions) s.close();
+      sweep = setInterval(idle, 50);
+      deadline = setTimeout(() => {
         for (const s of this.sessions) s.destroy();
         for (const s of this.sockets) s.destroy();
         finish();
       }, graceMs);
       deadline.unref();
+      idle();
     });
   }
 }
