@@ -28,6 +28,12 @@ export interface BoundAddress {
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+// Per HTTP/1.1 socket: requests in flight, so shutdown can close idle keep-alive connections at
+// once and busy ones right after their response (responses then say `Connection: close`).
+const IN_FLIGHT = Symbol("aegis.inFlight");
+const IS_H2 = Symbol("aegis.isH2");
+type Tracked = Duplex & { [IN_FLIGHT]?: number; [IS_H2]?: boolean; alpnProtocol?: string | false };
+
 export class Listener {
   private readonly server: net.Server;
   private readonly http1: http.Server | undefined;
@@ -36,9 +42,23 @@ export class Listener {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly tls: boolean;
 
+  private closing = false;
+
   constructor(options: ListenerOptions) {
+    const inner = options.handler;
+    const tracked: NodeHandler = (req, res) => {
+      if (req.httpVersionMajor === 1) {
+        const sock = req.socket as Tracked;
+        sock[IN_FLIGHT] = (sock[IN_FLIGHT] ?? 0) + 1;
+        res.once("close", () => {
+          sock[IN_FLIGHT] = (sock[IN_FLIGHT] ?? 1) - 1;
+          if (this.closing && sock[IN_FLIGHT] === 0) sock.end();
+        });
+      }
+      inner(req, res);
+    };
     // Both servers get the same compat-API handler; Connect-Node accepts either request type.
-    const handler = options.handler as never;
+    const handler = tracked as never;
     this.tls = options.tls !== undefined;
     if (options.tls) {
       const secure = http2.createSecureServer(
@@ -51,6 +71,9 @@ export class Listener {
     } else {
       this.http1 = http.createServer(handler);
       this.http1.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+      // This server never listens itself (the net server hands it sockets), but its headers and
+      // request timeouts (slow-client protection) are only checked once it has seen "listening".
+      this.http1.emit("listening");
       this.h2 = http2.createServer(handler);
       this.server = net.createServer((socket) => this.sniff(socket));
     }
@@ -77,6 +100,7 @@ export class Listener {
       socket.off("error", onError);
       socket.pause();
       if (isH2) {
+        (socket as Tracked)[IS_H2] = true;
         this.h2.emit("connection", new PrefixedSocket(socket, seen));
       } else {
         // The http parser reads through the JS stream, so unshift() works here (and keeps the
@@ -124,11 +148,16 @@ export class Listener {
         clearTimeout(deadline);
         resolve();
       };
+      this.closing = true;
       const idle = () => {
-        this.http1?.closeIdleConnections();
-        if (this.tls) (this.server as unknown as http.Server).closeIdleConnections?.();
         if (this.sockets.size === 0 && this.sessions.size === 0) finish();
       };
+      // Idle HTTP/1.1 connections (and ones that never sent a byte) close now; HTTP/2 sessions
+      // close themselves after GOAWAY once their streams are done.
+      for (const s of this.sockets) {
+        const t = s as Tracked;
+        if (!t[IS_H2] && t.alpnProtocol !== "h2" && !(t[IN_FLIGHT] ?? 0)) s.destroy();
+      }
       this.server.close(() => finish());
       for (const s of this.sessions) s.close();
       sweep = setInterval(idle, 50);

@@ -1,0 +1,99 @@
+// Starts the server in this process (no audit store, silent logs) on a free port, for focused
+// tests of the transport layer. The end-to-end suites spawn the real CLI instead.
+
+import type { AuditBackend } from "../../src/governance/index.js";
+import { GovernanceService, PolicyHolder } from "../../src/governance/index.js";
+import { parsePolicy } from "../../src/policy/index.js";
+import type { Policy } from "../../src/policy/types.js";
+import { Authenticator } from "../../src/server/auth.js";
+import { Cors } from "../../src/server/cors.js";
+import { createRequestHandler } from "../../src/server/handler.js";
+import { HealthState } from "../../src/server/health.js";
+import { Listener, type TlsFiles } from "../../src/server/listener.js";
+import { createLogger } from "../../src/server/logger.js";
+
+export const SEED_POLICY = `version: "1"
+defaults: {risk_level: medium, approval: approve}
+rules:
+  - name: read_auto
+    match: { type: "read*" }
+    risk_level: low
+    approval: auto
+  - name: write_approve
+    match: { type: "write*" }
+    risk_level: medium
+    approval: approve
+  - name: delete_block
+    match: { type: "delete*" }
+    risk_level: critical
+    approval: block
+  - name: big_orders
+    match: { type: "order" }
+    conditions: { param_gt: { total: 500 } }
+    risk_level: high
+    approval: block
+`;
+
+export interface Harness {
+  readonly url: string;
+  readonly governance: GovernanceService;
+  readonly health: HealthState;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  readonly policy?: Policy;
+  readonly apiKey?: string;
+  readonly adminKey?: string;
+  readonly maxBodyBytes?: number;
+  readonly maxBatch?: number;
+  readonly cors?: readonly string[];
+  readonly audit?: AuditBackend;
+  readonly tls?: TlsFiles;
+}
+
+export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
+  const holder = new PolicyHolder(o.policy ?? parsePolicy(SEED_POLICY), "file");
+  const governance = new GovernanceService({ policy: holder, maxBatch: o.maxBatch ?? 1000, audit: o.audit });
+  const health = new HealthState(governance);
+  const rh = createRequestHandler({
+    governance,
+    health,
+    auth: new Authenticator({ apiKey: o.apiKey, adminKey: o.adminKey }),
+    cors: new Cors(o.cors ?? []),
+    logger: createLogger("silent"),
+    maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
+  });
+  const listener = new Listener({ handler: rh.handler, tls: o.tls });
+  const bound = await listener.listen("127.0.0.1", 0);
+  return {
+    url: bound.url,
+    governance,
+    health,
+    async close() {
+      health.beginShutdown();
+      rh.beginShutdown();
+      await listener.close(2000);
+    },
+  };
+}
+
+/** POST/PUT JSON (or raw text) and parse the answer. */
+export async function call(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown; headers: Headers; text: string }> {
+  const init: RequestInit = { method, headers: { "content-type": "application/json", ...headers } };
+  if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, headers: res.headers, text };
+}
