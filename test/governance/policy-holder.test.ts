@@ -1,0 +1,150 @@
+// Hot reload of the policy file: plain writes, rename-saves, Kubernetes ConfigMap symlink swaps,
+// SIGHUP, invalid files (ignored), and last-writer-wins against API updates.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, test } from "node:test";
+import { AegisError } from "../../src/errors.js";
+import { PolicyHolder } from "../../src/governance/index.js";
+import { parsePolicy } from "../../src/policy/index.js";
+
+const A = `rules:\n  - name: a\n    match: {type: "read"}\n    approval: auto\n`;
+const B = `rules:\n  - name: b\n    match: {type: "read"}\n    approval: block\n  - name: b2\n    match: {type: "x"}\n`;
+const C = `rules:\n  - name: c\n    match: {type: "read"}\n`;
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const f of cleanups.splice(0)) f();
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-holder-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function watched(path: string): Promise<PolicyHolder> {
+  const errors: string[] = [];
+  const h = await PolicyHolder.fromFile(path, {
+    debounceMs: 20,
+    logger: { info() {}, warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
+  });
+  h.watch();
+  cleanups.push(() => h.close());
+  return h;
+}
+
+function ruleName(h: PolicyHolder): string | undefined {
+  return h.current.policy.view.rules[0]?.name;
+}
+
+describe("PolicyHolder", () => {
+  test("a missing file or an invalid policy is a clear error with the file and line", async () => {
+    const dir = tempDir();
+    await assert.rejects(PolicyHolder.fromFile(join(dir, "none.yaml")), (e: unknown) => {
+      assert.ok(e instanceof AegisError);
+      assert.match(e.message, /none\.yaml: no such file/);
+      return true;
+    });
+    const bad = join(dir, "bad.yaml");
+    writeFileSync(bad, "rules:\n  - name: x\n    approval: maybe\n");
+    await assert.rejects(PolicyHolder.fromFile(bad), (e: unknown) => {
+      assert.ok(e instanceof AegisError);
+      assert.match(e.message, /bad\.yaml:3:\d+/);
+      return true;
+    });
+  });
+
+  test("reloads when the file is rewritten in place", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const h = await watched(path);
+    assert.equal(ruleName(h), "a");
+    writeFileSync(path, B);
+    await until(() => ruleName(h) === "b", "in-place reload");
+    assert.equal(h.current.source, "file");
+  });
+
+  test("reloads after an editor's rename-save", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const h = await watched(path);
+    writeFileSync(join(dir, ".policy.yaml.swp"), B);
+    renameSync(join(dir, ".policy.yaml.swp"), path);
+    await until(() => ruleName(h) === "b", "rename-save reload");
+  });
+
+  test("reloads after a Kubernetes ConfigMap ..data symlink swap", async () => {
+    const dir = tempDir();
+    const v1 = join(dir, "..2025_01_01_v1");
+    const v2 = join(dir, "..2025_01_01_v2");
+    mkdirSync(v1);
+    mkdirSync(v2);
+    writeFileSync(join(v1, "policy.yaml"), A);
+    writeFileSync(join(v2, "policy.yaml"), B);
+    symlinkSync("..2025_01_01_v1", join(dir, "..data"));
+    symlinkSync("..data/policy.yaml", join(dir, "policy.yaml"));
+    const h = await watched(join(dir, "policy.yaml"));
+    assert.equal(ruleName(h), "a");
+    symlinkSync("..2025_01_01_v2", join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    await until(() => ruleName(h) === "b", "ConfigMap swap reload");
+  });
+
+  test("an invalid file is logged and ignored; a later valid one loads", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const errors: string[] = [];
+    const h = await PolicyHolder.fromFile(path, {
+      debounceMs: 20,
+      logger: { info() {}, warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
+    });
+    h.watch();
+    cleanups.push(() => h.close());
+    writeFileSync(path, "rules: [{approval: maybe}]\n");
+    await until(() => errors.length > 0, "the error log");
+    assert.equal(ruleName(h), "a");
+    writeFileSync(path, C);
+    await until(() => ruleName(h) === "c", "recovery");
+  });
+
+  test("last writer wins: PUT, then a changed file, then SIGHUP after another PUT", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const h = await watched(path);
+    h.replace(parsePolicy(C), "api");
+    assert.equal(h.current.source, "api");
+    writeFileSync(path, B);
+    await until(() => ruleName(h) === "b", "file after PUT");
+    assert.equal(h.current.source, "file");
+
+    h.replace(parsePolicy(C), "api");
+    const before = h.current.loadedAt;
+    process.kill(process.pid, "SIGHUP");
+    await until(() => h.current.source === "file" && ruleName(h) === "b", "SIGHUP reload of unchanged bytes");
+    assert.ok(h.current.loadedAt >= before);
+  });
+
+  test("a deleted file keeps the active policy", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const h = await watched(path);
+    unlinkSync(path);
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(ruleName(h), "a");
+  });
+});
