@@ -60,7 +60,8 @@ function generateActions(n: number, count: number): Action[] {
   const out: Action[] = [];
   for (let j = 0; j < count; j++) {
     const params = { amount: Math.floor(rand() * 1000), note: `n${j}` };
-    if (rand() < 0.3) {
+    // 26.5% match nothing; with the 3.5% whose conditional rule fails, 30% fall through.
+    if (rand() < 0.265) {
       out.push({ actionType: `unmatched_${j}`, target: `t${j}`, params });
       continue;
     }

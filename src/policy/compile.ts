@@ -57,8 +57,10 @@ function matchesRest(rule: CompiledRule, action: Action): boolean {
     const id = action.agentId;
     if (id === undefined || !rule.agent(id)) return false;
   }
-  return rule.conditions === undefined || rule.conditions(action.params);
+  return rule.conditions === undefined || rule.conditions(action.params ?? NO_PARAMS);
 }
+
+const NO_PARAMS: Readonly<Record<string, unknown>> = Object.freeze({});
 
 type Evaluate = (action: Action) => Decision;
 

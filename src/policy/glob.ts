@@ -195,16 +195,26 @@ export function compileGlob(pattern: string): Glob {
       test: (s) => s.length >= min && s.startsWith(prefix) && s.endsWith(suffix),
     };
   }
+  const inner = middle.slice(1, -1);
   if (
-    middle.length === 3 &&
-    prefix === "" &&
-    suffix === "" &&
+    middle.length >= 3 &&
     middle[0]!.kind === "star" &&
-    middle[2]!.kind === "star" &&
-    middle[1]!.kind === "literal"
+    middle[middle.length - 1]!.kind === "star" &&
+    inner.every(isLit)
   ) {
-    const needle = (middle[1] as { char: string }).char;
-    return { ...base, matchesAll: false, test: (s) => s.includes(needle) };
+    // `pre*needle*suf`: the needle must fit between prefix and suffix.
+    const needle = inner.map((t) => (t as { char: string }).char).join("");
+    const from = prefix.length;
+    const min = prefix.length + needle.length + suffix.length;
+    return {
+      ...base,
+      matchesAll: false,
+      test: (s) => {
+        if (s.length < min || !s.startsWith(prefix) || !s.endsWith(suffix)) return false;
+        const at = s.indexOf(needle, from);
+        return at >= 0 && at + needle.length <= s.length - suffix.length;
+      },
+    };
   }
   return { ...base, matchesAll: false, test: generalMatcher(tokens) };
 }

@@ -83,7 +83,7 @@ export function readYaml(text: string): YamlSource {
   if (problems.length > 0) return { value: undefined, locate, problems };
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 1000 });
+    value = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     return {

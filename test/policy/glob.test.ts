@@ -59,6 +59,13 @@ describe("glob: fnmatch semantics (table)", () => {
     ["!x", "y", false],
     ["a.b", "axb", false],
     ["^a$", "^a$", true],
+    ["*ab*", "xxabyy", true],
+    ["*ab*", "xxa/byy", false],
+    ["a*bc*d", "abcd", true],
+    ["a*bc*d", "abd", false],
+    ["a*bc*d", "axbcxd", true],
+    ["ab*b*ba", "abba", false],
+    ["ab*b*ba", "abbba", true],
     ["", "", true],
     ["", "a", false],
   ];

@@ -115,6 +115,14 @@ describe("validation: each error with its path and YAML line:col", () => {
       /unknown key "action_type" in match/,
     ],
     [
+      "misspelt match key",
+      "rules:\n  - match: {tgt: x}\n",
+      "rules[0].match.tgt",
+      2,
+      13,
+      /did you mean "target"/,
+    ],
+    [
       "conditions not a mapping",
       "rules:\n  - conditions: [a]\n",
       "rules[0].conditions",

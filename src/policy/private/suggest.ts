@@ -29,6 +29,16 @@ export function closest(word: string, candidates: readonly string[]): string | u
   if (best === undefined) return undefined;
   const limit = Math.max(2, Math.floor(best.length / 3));
   if (bestScore <= limit) return best;
+  // `tgt` for `target`: the letters in order, same first letter.
+  const isSubsequence = (c: string): boolean => {
+    let k = 0;
+    for (const ch of c.toLowerCase()) if (ch === w[k]) k++;
+    return k === w.length;
+  };
+  const bySubsequence = candidates.find(
+    (c) => w.length >= 2 && c[0]?.toLowerCase() === w[0] && isSubsequence(c),
+  );
+  if (bySubsequence !== undefined) return bySubsequence;
   // `gt` for `param_gt`, `contains` for `param_contains`, ...
   const byAffix = candidates.find((c) => w.length >= 2 && (c.endsWith(`_${w}`) || c.startsWith(`${w}_`)));
   return byAffix;
