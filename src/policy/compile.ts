@@ -52,7 +52,7 @@ function compileRule(spec: RuleSpec, now: () => Date): CompiledRule {
 
 /** Everything but the type pattern (which the index may already have proven). */
 function matchesRest(rule: CompiledRule, action: Action): boolean {
-  if (rule.target !== undefined && !rule.target(action.target)) return false;
+  if (rule.target !== undefined && !rule.target(action.target ?? "")) return false;
   if (rule.agent !== undefined) {
     const id = action.agentId;
     if (id === undefined || !rule.agent(id)) return false;

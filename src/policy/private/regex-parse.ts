@@ -2,8 +2,8 @@
 // sources the native RegExp constructor has already accepted, so it interprets valid syntax and
 // rejects the features the linear-time matcher cannot support (backreferences, lookarounds).
 
-/** Tests the code point at `index` of `text` (the code point is `cp`). */
-export type CharTest = (cp: number, text: string, index: number) => boolean;
+/** Tests one code point. */
+export type CharTest = (cp: number) => boolean;
 
 export type RegexNode =
   | { readonly t: "char"; readonly test: CharTest }
@@ -19,12 +19,29 @@ const isDigit = (cp: number): boolean => cp >= 48 && cp <= 57;
 const isWord = (cp: number): boolean =>
   isDigit(cp) || (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) || cp === 95;
 
-/** One code point, tested with a sticky native regex (classes, \s, \p{..}, escapes). */
+/**
+ * One code point tested with the native engine (classes, \s, \p{..}, escapes). The answer depends
+ * on the code point alone, so it is memoised: a table for ASCII, a bounded map beyond.
+ */
 function nativeTest(source: string): CharTest {
-  const re = new RegExp(source, "uy");
-  return (_cp, text, index) => {
-    re.lastIndex = index;
-    return re.test(text);
+  const re = new RegExp(`^(?:${source})$`, "u");
+  const ascii = new Int8Array(128); // 0 unknown, 1 no, 2 yes
+  const other = new Map<number, boolean>();
+  return (cp) => {
+    if (cp < 128) {
+      let v = ascii[cp]!;
+      if (v === 0) {
+        v = re.test(String.fromCharCode(cp)) ? 2 : 1;
+        ascii[cp] = v;
+      }
+      return v === 2;
+    }
+    let hit = other.get(cp);
+    if (hit === undefined) {
+      hit = re.test(String.fromCodePoint(cp));
+      if (other.size < 4096) other.set(cp, hit);
+    }
+    return hit;
   };
 }
 
@@ -121,7 +138,10 @@ export function parseRegex(src: string): ParsedRegex {
       }
       if (src.startsWith("(?:", i)) i += 3;
       else if (src.startsWith("(?<", i)) i = src.indexOf(">", i) + 1;
-      else i++;
+      else if (src.startsWith("(?", i)) {
+        // Node 24 accepts modifier groups such as (?i:...), Node 20 does not: reject them on both.
+        throw new UnsupportedRegex("modifier groups such as (?i:...) are not supported in param_matches");
+      } else i++;
       const inner = parseDisjunction();
       i++; // ")"
       return inner;
