@@ -306,7 +306,8 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
       case "time_before": {
         const m = typeof value === "string" ? TIME_RE.exec(value) : null;
         if (!m) {
-          error(path, `${op} must be a time "HH:MM" (00:00 to 23:59), got ${typeName(value)}`);
+          const hint = typeof value === "number" ? ' (quote it: "HH:MM")' : "";
+          error(path, `${op} must be a time "HH:MM" (00:00 to 23:59), got ${typeName(value)}${hint}`);
           return undefined;
         }
         return `${m[1]!.padStart(2, "0")}:${m[2]}`;

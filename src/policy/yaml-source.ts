@@ -35,7 +35,10 @@ export function readYaml(text: string): YamlSource {
   const problems: PolicyProblem[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
     const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-    const message = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    const message = e.message
+      .split("\n")[0]!
+      .replace(/ at line \d+, column \d+:?$/, "")
+      .replace(/; please use YAML\.parseAllDocuments\(\)/, " (a policy is one YAML document)");
     problems.push({ path: "", message: `YAML: ${message}`, line: pos.line, column: pos.col });
   }
   const table = new Map<string, Located>();

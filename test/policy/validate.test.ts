@@ -219,6 +219,15 @@ describe("validation: each error with its path and YAML line:col", () => {
       /HH:MM/,
     ],
     [
+      "YAML 1.1 sexagesimal time",
+      "%YAML 1.1\n---\nrules:\n  - conditions: {time_after: 22:00}\n",
+      "rules[0].conditions.time_after",
+      4,
+      30,
+      /got number 1320 \(quote it/,
+    ],
+    ["two documents", "rules: []\n---\nrules: []\n", "", 2, 1, /one YAML document/],
+    [
       "time as number",
       "rules:\n  - conditions:\n      time_before: 1700\n",
       "rules[0].conditions.time_before",
