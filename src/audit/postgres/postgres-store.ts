@@ -49,12 +49,26 @@ class PgDriver implements SqlDriver {
   async write<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
     // pool.query releases the client with the error, which destroys it: a timed-out connection
     // is never reused.
+    // A named (prepared) statement: the write SQL never changes, so each connection parses and
+    // plans it once instead of once per flush.
     const res = await this.pool.query({
+      name: this.statementName(text),
       text,
       values: params as unknown[] | undefined,
       query_timeout: this.writeTimeoutMs,
     } as pg.QueryConfig);
     return { rows: res.rows as T[] };
+  }
+
+  private readonly names = new Map<string, string>();
+
+  private statementName(text: string): string {
+    let name = this.names.get(text);
+    if (name === undefined) {
+      name = `aegis_write_${this.names.size + 1}`;
+      this.names.set(text, name);
+    }
+    return name;
   }
 
   async exec(text: string): Promise<void> {
