@@ -75,43 +75,58 @@ function linearEvaluator(rules: readonly CompiledRule[], fallback: Decision): Ev
   };
 }
 
-/** Rule indices (ascending) grouped by a literal key, one map per key length. */
-class LiteralIndex {
-  private readonly byLength = new Map<number, Map<string, number[]>>();
-  lengths: number[] = [];
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+/** Keeps hashes in V8's small-integer range, so map lookups never box a number. */
+const SMI = 0x3fffffff;
 
-  add(key: string, rule: number): void {
-    let map = this.byLength.get(key.length);
-    if (!map) {
-      map = new Map();
-      this.byLength.set(key.length, map);
+/**
+ * Rule indices (ascending) grouped by a literal key (a prefix, or a reversed suffix), looked up by
+ * a rolling FNV-1a hash of the action type's characters: one pass over the type, no substrings
+ * allocated or re-hashed. Lists under a hash may (rarely) hold other keys; the scan verifies.
+ */
+class RollingIndex {
+  private readonly map = new Map<number, number[]>();
+  /** hasLength[L]: some key has length L. */
+  hasLength = new Uint8Array(1);
+  maxLength = 0;
+
+  add(key: string, reversed: boolean, rule: number): void {
+    let h = FNV_OFFSET;
+    for (let k = 0; k < key.length; k++) {
+      h = Math.imul(h ^ key.charCodeAt(reversed ? key.length - 1 - k : k), FNV_PRIME);
     }
-    const list = map.get(key);
+    const slot = h & SMI;
+    const list = this.map.get(slot);
     if (list) list.push(rule);
-    else map.set(key, [rule]);
+    else this.map.set(slot, [rule]);
+    if (key.length > this.maxLength) {
+      const grown = new Uint8Array(key.length + 1);
+      grown.set(this.hasLength);
+      this.hasLength = grown;
+      this.maxLength = key.length;
+    }
+    this.hasLength[key.length] = 1;
   }
 
-  seal(): void {
-    this.lengths = [...this.byLength.keys()].sort((a, b) => a - b);
-  }
-
-  get(length: number, key: string): number[] | undefined {
-    return this.byLength.get(length)!.get(key);
+  get(slot: number): number[] | undefined {
+    return this.map.get(slot);
   }
 }
 
 /**
  * First match over an index. A rule can only match when its type pattern's literal prefix (or, for
  * patterns that start with a wildcard, its literal suffix) is a prefix (suffix) of the action type,
- * so only the lists under those keys are scanned. The winner is the smallest matching rule index
+ * so only the lists under those keys are scanned: the exact-type list, one list per prefix length
+ * that some pattern has, one per suffix length, and the patterns with neither. The winner is the smallest matching rule index
  * over all lists, which is exactly the first match of a top-to-bottom scan. A rule whose
  * conditions throw counts as "matched" at its position: the error surfaces only when no earlier
  * rule matches, as in the top-to-bottom scan.
  */
 function indexedEvaluator(rules: readonly CompiledRule[], fallback: Decision): Evaluate {
   const exact = new Map<string, number[]>();
-  const prefixes = new LiteralIndex();
-  const suffixes = new LiteralIndex();
+  const prefixes = new RollingIndex();
+  const suffixes = new RollingIndex();
   const always: number[] = [];
   /** The index lookup proves the type pattern for these rules. */
   const proven: boolean[] = [];
@@ -122,22 +137,28 @@ function indexedEvaluator(rules: readonly CompiledRule[], fallback: Decision): E
       const list = exact.get(g.exact);
       if (list) list.push(rule.index);
       else exact.set(g.exact, [rule.index]);
-    } else if (g.prefix !== "") prefixes.add(g.prefix, rule.index);
-    else if (g.suffix !== "") suffixes.add(g.suffix, rule.index);
+    } else if (g.prefix !== "") prefixes.add(g.prefix, false, rule.index);
+    else if (g.suffix !== "") suffixes.add(g.suffix, true, rule.index);
     else always.push(rule.index);
   }
-  prefixes.seal();
-  suffixes.seal();
   const none = rules.length;
   let best = none;
   let failure: unknown;
 
-  const scan = (list: readonly number[], action: Action): void => {
+  /** `verify`: 0 none (exact key), 1 the rule's literal prefix, 2 its literal suffix (hash lists). */
+  const scan = (list: readonly number[], action: Action, verify: number): void => {
+    const type = action.actionType;
     for (let k = 0; k < list.length; k++) {
       const i = list[k]!;
       if (i >= best) return;
       const rule = rules[i]!;
-      if (!proven[i] && !rule.type.test(action.actionType)) continue;
+      if (!proven[i]) {
+        if (!rule.type.test(type)) continue;
+      } else if (verify === 1) {
+        if (!type.startsWith(rule.type.prefix)) continue;
+      } else if (verify === 2) {
+        if (!type.endsWith(rule.type.suffix)) continue;
+      }
       try {
         if (matchesRest(rule, action)) {
           best = i;
@@ -158,18 +179,28 @@ function indexedEvaluator(rules: readonly CompiledRule[], fallback: Decision): E
     const type = action.actionType;
     const n = type.length;
     const ex = exact.get(type);
-    if (ex !== undefined) scan(ex, action);
-    for (const len of prefixes.lengths) {
-      if (len > n) break;
-      const list = prefixes.get(len, len === n ? type : type.slice(0, len));
-      if (list !== undefined) scan(list, action);
+    if (ex !== undefined) scan(ex, action, 0);
+    let h = FNV_OFFSET;
+    const pHas = prefixes.hasLength;
+    const pEnd = n < prefixes.maxLength ? n : prefixes.maxLength;
+    for (let k = 0; k < pEnd; k++) {
+      h = Math.imul(h ^ type.charCodeAt(k), FNV_PRIME);
+      if (pHas[k + 1] === 1) {
+        const list = prefixes.get(h & SMI);
+        if (list !== undefined) scan(list, action, 1);
+      }
     }
-    for (const len of suffixes.lengths) {
-      if (len > n) break;
-      const list = suffixes.get(len, len === n ? type : type.slice(n - len));
-      if (list !== undefined) scan(list, action);
+    h = FNV_OFFSET;
+    const sHas = suffixes.hasLength;
+    const sEnd = n < suffixes.maxLength ? n : suffixes.maxLength;
+    for (let k = 0; k < sEnd; k++) {
+      h = Math.imul(h ^ type.charCodeAt(n - 1 - k), FNV_PRIME);
+      if (sHas[k + 1] === 1) {
+        const list = suffixes.get(h & SMI);
+        if (list !== undefined) scan(list, action, 2);
+      }
     }
-    if (always.length > 0) scan(always, action);
+    if (always.length > 0) scan(always, action, 0);
     if (best === none) return fallback;
     if (failure !== undefined) {
       const err = failure;
