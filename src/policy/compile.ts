@@ -182,7 +182,7 @@ function indexedEvaluator(rules: readonly CompiledRule[], fallback: Decision): E
     if (ex !== undefined) scan(ex, action, 0);
     let h = FNV_OFFSET;
     const pHas = prefixes.hasLength;
-    const pEnd = n < prefixes.maxLength ? n : prefixes.maxLength;
+    const pEnd = Math.min(n, prefixes.maxLength);
     for (let k = 0; k < pEnd; k++) {
       h = Math.imul(h ^ type.charCodeAt(k), FNV_PRIME);
       if (pHas[k + 1] === 1) {
@@ -192,7 +192,7 @@ function indexedEvaluator(rules: readonly CompiledRule[], fallback: Decision): E
     }
     h = FNV_OFFSET;
     const sHas = suffixes.hasLength;
-    const sEnd = n < suffixes.maxLength ? n : suffixes.maxLength;
+    const sEnd = Math.min(n, suffixes.maxLength);
     for (let k = 0; k < sEnd; k++) {
       h = Math.imul(h ^ type.charCodeAt(n - 1 - k), FNV_PRIME);
       if (sHas[k + 1] === 1) {
