@@ -11,12 +11,12 @@ export function formatProblem(p: PolicyProblem): string {
 /** A policy could not be loaded. `problems` lists every problem found, in document order. */
 export class PolicyLoadError extends Error {
   override readonly name = "PolicyLoadError";
-  readonly problems: readonly PolicyProblem[];
+  readonly problems: PolicyProblem[];
   constructor(problems: readonly PolicyProblem[], sourceName?: string) {
     const lead = sourceName ? `${sourceName}: ` : "";
     const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
     super(`invalid policy (${count}):\n${problems.map((p) => `  ${lead}${formatProblem(p)}`).join("\n")}`);
-    this.problems = problems;
+    this.problems = [...problems];
   }
 }
 
