@@ -57,7 +57,6 @@ describe("auth with AEGIS_API_KEY and AEGIS_ADMIN_KEY", () => {
         ["GET", "/api/v1/audit", undefined],
         ["GET", "/api/v1/policy", undefined],
         ["PUT", "/api/v1/policy", { yaml: policyYaml }],
-        ["GET", "/ready", undefined],
       ];
       for (const [method, path, body] of calls) {
         for (const headers of [
@@ -72,6 +71,13 @@ describe("auth with AEGIS_API_KEY and AEGIS_ADMIN_KEY", () => {
           assert.equal(typeof (r.json as Record<string, unknown>)["error"], "string");
         }
       }
+    });
+    test("GET /ready needs the key too (DESIGN §3.1 exempts only /health and /api/v1/health)", async () => {
+      for (const headers of [{}, { "x-api-key": "wrong" }] as Array<Record<string, string>>) {
+        const r = await get(base, "/ready", headers);
+        assert.equal(r.status, 401, `GET /ready ${JSON.stringify(headers)}: ${r.status} ${r.text}`);
+      }
+      assert.equal((await get(base, "/ready", { "x-api-key": API })).status, 200);
     });
     test("X-API-Key and Authorization: Bearer both work", async () => {
       for (const headers of [
