@@ -126,7 +126,7 @@ export class BatchWriter {
 
   /** The breaker's view: down since the last connection failure until a probe succeeds. */
   health(): StoreHealth {
-    if (this.down !== null) return { ok: false, reason: `audit database unavailable: ${this.down.reason}` };
+    if (this.down !== null) return { ok: false, reason: this.down.reason };
     if (this.closing) return { ok: false, reason: "shutting down" };
     return { ok: true };
   }

@@ -235,8 +235,13 @@ class AuditServiceImpl implements AuditService {
 
   private assertWritable(): void {
     const h = this.writer.health();
-    if (!h.ok)
-      throw new AegisError("unavailable", h.reason ?? "audit store unavailable", RETRY_AFTER_SECONDS);
+    if (!h.ok) {
+      throw new AegisError(
+        "unavailable",
+        `audit database unavailable: ${h.reason ?? "unknown reason"}`,
+        RETRY_AFTER_SECONDS,
+      );
+    }
   }
 
   private baseRow(action: ActionRequest, decision: EvaluateResult, sessionId: string) {

@@ -255,6 +255,39 @@ if (adminUrl === null) {
       }
     });
 
+    test("PostgreSQL down at startup: the server starts not ready, then migrates and serves once it is up", async () => {
+      const db = await createTestDatabase(admin);
+      const proxy = await tcpProxy(Number(new URL(admin).port || 5432));
+      await proxy.cut();
+      const viaProxy = new URL(db.url);
+      viaProxy.port = String(proxy.port);
+      const server = await startServer({ env: { AEGIS_AUDIT_DB: viaProxy.toString() } });
+      try {
+        const ready = await get(server.url, "/ready");
+        assert.equal(ready.status, 503);
+        assert.match(ready.text, /audit store unavailable/);
+        const refused = await post(server.url, "/api/v1/execute", {
+          action_type: "read_record",
+          target: "early",
+        });
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers.get("retry-after"), "1");
+        await proxy.restore();
+        await waitReady(server.url);
+        const ok = await post(server.url, "/api/v1/execute", { action_type: "read_record", target: "late" });
+        assert.equal(ok.status, 200, ok.text);
+        const rows = await pgRows(db.url);
+        assert.deepEqual(
+          rows.map((r) => r.action_target),
+          ["late"],
+        );
+      } finally {
+        await server.kill();
+        await proxy.cut();
+        await db.drop();
+      }
+    });
+
     test("SIGTERM and kill -9 under load: every acknowledged row is committed", async () => {
       const db = await createTestDatabase(admin);
       try {
