@@ -17,6 +17,7 @@ import {
   HealthCheckResponse_ServingStatus as Serving,
 } from "../../gen/grpc/health/v1/health_pb.js";
 import { grpc, grpcClient, grpcCode, methodPath, serverStream, unary, unaryRaw } from "../support/grpc.js";
+import { get, post } from "../support/http.js";
 import { poll, type ServerProcess, startServer } from "../support/server-process.js";
 
 describe("gRPC (h2c) with @grpc/grpc-js", () => {
@@ -217,6 +218,43 @@ describe("gRPC health while shutting down", () => {
       assert.equal(exit.code, 0, server.describe());
     } finally {
       call.cancel();
+      client.close();
+      await server.kill();
+    }
+  });
+});
+
+describe("not ready: the audit store is unreachable", () => {
+  test("/ready 503 with the reason, health NOT_SERVING for the service, evaluate keeps working", async () => {
+    const server = await startServer({ env: { AEGIS_AUDIT_DB: "postgres://aegis:x@127.0.0.1:1/aegis" } });
+    const client = grpcClient(server.authority);
+    try {
+      const ready = await get(server.url, "/ready");
+      assert.equal(ready.status, 503, ready.text);
+      const body = ready.json as Record<string, unknown>;
+      assert.equal(body["status"], "not_ready");
+      assert.match(String(body["reason"]), /audit/i);
+      assert.equal((await get(server.url, "/health")).status, 200);
+
+      const check = (service: string) =>
+        unary(client, Health.method.check, create(HealthCheckRequestSchema, { service }));
+      assert.equal((await check("")).status, Serving.SERVING);
+      assert.equal((await check("aegis.v1.GovernanceService")).status, Serving.NOT_SERVING);
+
+      const d = await post(server.url, "/api/v1/evaluate", { action_type: "read", target: "crm" });
+      assert.equal(d.status, 200, d.text);
+      const e = await post(server.url, "/api/v1/execute", { action_type: "read", target: "crm" });
+      assert.equal(e.status, 503, e.text);
+      assert.equal(typeof (e.json as Record<string, unknown>)["error"], "string");
+      const execCode = await grpcCode(
+        unary(
+          client,
+          GovernanceService.method.execute,
+          create(GovernanceService.method.execute.input, { action: { actionType: "read" } }),
+        ),
+      );
+      assert.equal(execCode, grpc.status.UNAVAILABLE);
+    } finally {
       client.close();
       await server.kill();
     }
