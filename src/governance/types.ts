@@ -46,7 +46,11 @@ export interface ExecutionContext {
 
 /** Runs an approved action. Resolve with `{data}`; throw to mark the action `failed`. */
 export interface Executor {
-  execute(action: ActionRequest, decision: EvaluateResult, ctx: ExecutionContext): Promise<{ data?: unknown }>;
+  execute(
+    action: ActionRequest,
+    decision: EvaluateResult,
+    ctx: ExecutionContext,
+  ): Promise<{ data?: unknown }>;
 }
 
 /** Decides actions whose rule says `approve`. May wait for a human, bounded by the approval timeout. */
