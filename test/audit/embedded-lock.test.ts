@@ -2,7 +2,15 @@
 // the Node 20 and Node 24 runs of CI both exercise it).
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -18,6 +26,7 @@ import { AegisError } from "../../src/errors.js";
 import { repoRoot } from "../support/paths.js";
 import { row } from "./support.js";
 
+const myPidNs = readlinkSync("/proc/self/ns/pid");
 const scratch = mkdtempSync(join(tmpdir(), "aegis-lock-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 let dirSeq = 0;
@@ -59,7 +68,7 @@ function exited(proc: ChildProcess): Promise<void> {
 
 const lockHolder = (lockPath: string): string => `
 import { acquireDirectoryLock } from ${JSON.stringify(distAudit("embedded/dir-lock.js"))};
-acquireDirectoryLock(${JSON.stringify(lockPath)});
+await acquireDirectoryLock(${JSON.stringify(lockPath)});
 console.log("READY");
 setInterval(() => {}, 1000);
 `;
@@ -87,7 +96,7 @@ test("a second live process is refused with a clear error naming the holder", as
   mkdirSync(dir, { recursive: true });
   const { proc } = await child(lockHolder(lockPath));
   try {
-    assert.throws(
+    await assert.rejects(
       () => acquireDirectoryLock(lockPath),
       (err: unknown) => {
         assert.ok(err instanceof DirectoryLockedError);
@@ -112,12 +121,12 @@ test("a lock left by kill -9 never blocks the next start", async () => {
   proc.kill("SIGKILL");
   await exited(proc);
   assert.equal(JSON.parse(readFileSync(lockPath, "utf8")).pid, proc.pid, "the stale lock is still there");
-  const lock = acquireDirectoryLock(lockPath);
+  const lock = await acquireDirectoryLock(lockPath);
   assert.equal(lock.owner.pid, process.pid);
   lock.release();
 });
 
-test("a lock whose PID is alive but belongs to another process start (PID reuse) is stale", () => {
+test("a lock whose PID is alive but belongs to another process start (PID reuse) is stale", async () => {
   const dir = freshDir();
   mkdirSync(dir, { recursive: true });
   const lockPath = join(dir, LOCK_FILE);
@@ -133,12 +142,12 @@ test("a lock whose PID is alive but belongs to another process start (PID reuse)
       token: "t",
     }),
   );
-  const lock = acquireDirectoryLock(lockPath);
+  const lock = await acquireDirectoryLock(lockPath);
   assert.equal(lock.owner.pid, process.pid);
   lock.release();
 });
 
-test("a lock with our own PID from an earlier process (restarted container) is stale", () => {
+test("a lock with our own PID from an earlier process (restarted container) is stale", async () => {
   const dir = freshDir();
   mkdirSync(dir, { recursive: true });
   const lockPath = join(dir, LOCK_FILE);
@@ -152,13 +161,49 @@ test("a lock with our own PID from an earlier process (restarted container) is s
       token: "t",
     }),
   );
-  const lock = acquireDirectoryLock(lockPath);
+  const lock = await acquireDirectoryLock(lockPath);
   assert.equal(lock.owner.pid, process.pid);
   // ...but a second open inside this very process is refused.
-  assert.throws(() => acquireDirectoryLock(lockPath), DirectoryLockedError);
+  await assert.rejects(acquireDirectoryLock(lockPath), DirectoryLockedError);
   lock.release();
-  const again = acquireDirectoryLock(lockPath);
+  const again = await acquireDirectoryLock(lockPath);
   again.release();
+});
+
+test("a lock from another PID namespace (another container on the volume): the heartbeat decides", async () => {
+  const dir = freshDir();
+  mkdirSync(dir, { recursive: true });
+  const lockPath = join(dir, LOCK_FILE);
+  const foreign = (pid: number) =>
+    JSON.stringify({
+      pid,
+      start: "b:1",
+      pidns: "pid:[1]",
+      host: "other-container",
+      acquiredAt: "x",
+      token: "f",
+    });
+  // No heartbeat for long: stale at once.
+  writeFileSync(lockPath, foreign(1));
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockPath, old, old);
+  let lock = await acquireDirectoryLock(lockPath);
+  lock.release();
+  // A fresh lock that stops beating (its container was killed): taken over once it is old enough.
+  writeFileSync(lockPath, foreign(1));
+  lock = await acquireDirectoryLock(lockPath, { staleAfterMs: 600 });
+  assert.equal(lock.owner.pid, process.pid);
+  lock.release();
+  // A live holder seen through another namespace: its heartbeat moves, so it is refused.
+  const { proc } = await child(lockHolder(lockPath));
+  try {
+    const mine = JSON.parse(readFileSync(lockPath, "utf8")) as Record<string, unknown>;
+    writeFileSync(lockPath, JSON.stringify({ ...mine, pidns: "pid:[1]" }));
+    await assert.rejects(acquireDirectoryLock(lockPath, { staleAfterMs: 5000 }), DirectoryLockedError);
+  } finally {
+    proc.kill("SIGKILL");
+    await exited(proc);
+  }
 });
 
 test("kill -9 of a process with the embedded store open: restart on the same directory works, acknowledged rows are there", async () => {

@@ -1,16 +1,40 @@
 // One process per embedded audit directory (PGlite has no lock of its own; two writers would
-// corrupt it). The lock is a file created with O_EXCL holding the owner's PID and its process
-// start identity (boot id + start time from /proc). A lock is honoured only while that exact
-// process lives: a lock left by `kill -9`, or by a container restarted with the same PID (same PID,
-// different start time, or the PID being our own), is taken over.
+// corrupt it). The lock is a file created with O_EXCL holding the owner's PID, its PID namespace
+// and its process start identity (boot id + start time from /proc), and the owner refreshes the
+// file's mtime every second (heartbeat).
+//
+// Whether a recorded owner still lives:
+// - same PID namespace (same container or same host): the PID must exist AND have the recorded
+//   start time. A lock left by `kill -9` is stale at once; so is a lock whose PID was reused by
+//   another process, or whose PID is our own (a restarted container: same PID, new process).
+// - another PID namespace (another container sharing the volume: its PIDs mean nothing here) or
+//   no /proc: the heartbeat decides. A lock whose mtime is older than STALE_AFTER_MS is stale;
+//   a fresher one is watched until its mtime moves (live: refused) or it gets that old (stale:
+//   taken over). So a crashed container delays the next one's start by at most STALE_AFTER_MS,
+//   never blocks it.
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
+
+export const HEARTBEAT_MS = 1000;
+export const STALE_AFTER_MS = 10_000;
 
 export interface LockOwner {
   readonly pid: number;
   /** `<boot id>:<start time in clock ticks>` on Linux; null where /proc is not available. */
   readonly start: string | null;
+  /** The owner's PID namespace (`pid:[inode]`); null where /proc is not available. */
+  readonly pidns: string | null;
   readonly host: string;
   readonly acquiredAt: string;
   /** Random per acquisition, so a release never removes somebody else's lock. */
@@ -24,7 +48,7 @@ export class DirectoryLockedError extends Error {
     readonly owner: LockOwner,
   ) {
     super(
-      `audit directory is in use by another live Aegis process (pid ${owner.pid}, since ${owner.acquiredAt}); ` +
+      `audit directory is in use by another live Aegis process (pid ${owner.pid} on ${owner.host}, since ${owner.acquiredAt}); ` +
         `stop it or point AEGIS_AUDIT_DB elsewhere (lock file ${lockPath})`,
     );
   }
@@ -41,7 +65,15 @@ function readBootId(): string | null {
   }
 }
 
-/** Start identity of `pid`, or null when it cannot be read (no /proc, or no such process). */
+function ownPidNamespace(): string | null {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return null;
+  }
+}
+
+/** Start identity of `pid` in this PID namespace, or null (no /proc, or no such process). */
 export function processStartIdentity(pid: number): string | null {
   let stat: string;
   try {
@@ -65,22 +97,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Whether the process recorded in `owner` is still running (and is not a reused PID). */
-export function ownerIsLive(owner: LockOwner, lockPath: string): boolean {
+export type Liveness = "live" | "stale" | "heartbeat";
+
+/** Whether `owner` still runs, as far as its PID tells; "heartbeat" when the PID cannot tell. */
+export function ownerLiveness(owner: LockOwner, lockPath: string): Liveness {
+  const myNs = ownPidNamespace();
+  if (owner.pidns === null || myNs === null || owner.pidns !== myNs || owner.start === null)
+    return "heartbeat";
   if (owner.pid === process.pid) {
-    // Our own PID: either this very process holds it (refuse), or a previous process with the same
-    // PID died (a restarted container): stale.
-    return heldHere.has(lockPath);
+    // Our own PID: either this very process holds it, or an earlier process with the same PID
+    // died (a restarted container).
+    return heldHere.has(lockPath) ? "live" : "stale";
   }
-  if (owner.host !== hostname()) {
-    // Another machine (shared volume): we cannot check; honour the lock.
-    return true;
-  }
-  if (!pidAlive(owner.pid)) return false;
-  if (owner.start === null) return true;
-  const current = processStartIdentity(owner.pid);
-  // Without /proc we cannot tell a reused PID apart: honour the lock (the safe side).
-  return current === null ? true : current === owner.start;
+  if (!pidAlive(owner.pid)) return "stale";
+  return processStartIdentity(owner.pid) === owner.start ? "live" : "stale";
 }
 
 function parseOwner(text: string): LockOwner | null {
@@ -90,7 +120,8 @@ function parseOwner(text: string): LockOwner | null {
     return {
       pid: o.pid,
       start: typeof o.start === "string" ? o.start : null,
-      host: typeof o.host === "string" ? o.host : hostname(),
+      pidns: typeof o.pidns === "string" ? o.pidns : null,
+      host: typeof o.host === "string" ? o.host : "?",
       acquiredAt: typeof o.acquiredAt === "string" ? o.acquiredAt : "?",
       token: typeof o.token === "string" ? o.token : "",
     };
@@ -99,13 +130,33 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
-function readOwner(lockPath: string): { text: string; owner: LockOwner | null } | null {
+interface Existing {
+  readonly text: string;
+  readonly owner: LockOwner | null;
+  readonly mtimeMs: number;
+}
+
+function readExisting(lockPath: string): Existing | null {
   try {
+    const mtimeMs = statSync(lockPath).mtimeMs;
     const text = readFileSync(lockPath, "utf8");
-    return { text, owner: parseOwner(text) };
+    return { text, owner: parseOwner(text), mtimeMs };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Watches the heartbeat of a lock whose PID cannot tell: live if the mtime moves, stale once old. */
+async function heartbeatSaysLive(lockPath: string, first: Existing, staleAfterMs: number): Promise<boolean> {
+  for (;;) {
+    if (Date.now() - first.mtimeMs > staleAfterMs) return false;
+    await sleep(Math.min(250, HEARTBEAT_MS / 2));
+    const now = readExisting(lockPath);
+    if (now === null || now.text !== first.text) return true; // changed hands: look again
+    if (now.mtimeMs !== first.mtimeMs) return true;
   }
 }
 
@@ -115,36 +166,53 @@ export interface DirectoryLock {
   release(): void;
 }
 
+export interface AcquireOptions {
+  /** Heartbeat age after which a lock whose PID cannot be checked is stale (default 10 s). */
+  readonly staleAfterMs?: number;
+}
+
 /**
- * Takes the lock at `lockPath` or throws DirectoryLockedError when a live process holds it.
- * A stale or unreadable lock is moved aside atomically (rename) and the create is retried.
+ * Takes the lock at `lockPath`, or throws DirectoryLockedError when a live process holds it.
+ * A stale or unreadable lock is moved aside atomically (rename) and the create retried.
  */
-export function acquireDirectoryLock(lockPath: string): DirectoryLock {
+export async function acquireDirectoryLock(
+  lockPath: string,
+  options: AcquireOptions = {},
+): Promise<DirectoryLock> {
+  const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
   const me: LockOwner = {
     pid: process.pid,
     start: processStartIdentity(process.pid),
+    pidns: ownPidNamespace(),
     host: hostname(),
     acquiredAt: new Date().toISOString(),
     token: randomBytes(8).toString("hex"),
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 10; attempt++) {
     let fd: number;
     try {
       fd = openSync(lockPath, "wx", 0o644);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const existing = readOwner(lockPath);
+      const existing = readExisting(lockPath);
       if (existing === null) continue; // removed in between: retry the create
-      if (existing.owner !== null && ownerIsLive(existing.owner, lockPath)) {
-        throw new DirectoryLockedError(lockPath, existing.owner);
+      if (existing.owner === null) {
+        // Empty or garbled: possibly another process between its create and its write.
+        if (Date.now() - existing.mtimeMs < 2000) {
+          await sleep(100);
+          continue;
+        }
+      } else {
+        const liveness = ownerLiveness(existing.owner, lockPath);
+        if (liveness === "live") throw new DirectoryLockedError(lockPath, existing.owner);
+        if (liveness === "heartbeat" && (await heartbeatSaysLive(lockPath, existing, staleAfterMs))) {
+          const again = readExisting(lockPath);
+          if (again?.text === existing.text) throw new DirectoryLockedError(lockPath, existing.owner);
+          continue;
+        }
       }
-      if (existing.owner === null && existing.text.length === 0 && attempt === 0) {
-        // Possibly another process between its create and its write: look again shortly.
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-        continue;
-      }
-      // Stale: move it aside under a unique name. Only the process whose rename succeeds removes
-      // it; if what we moved is not what we judged stale, put it back and look again.
+      // Stale: move it aside under a unique name. If what we moved is not what we judged stale,
+      // put it back and look again.
       const aside = `${lockPath}.stale-${process.pid}-${me.token}`;
       try {
         renameSync(lockPath, aside);
@@ -175,6 +243,15 @@ export function acquireDirectoryLock(lockPath: string): DirectoryLock {
       closeSync(fd);
     }
     heldHere.add(lockPath);
+    const heartbeat = setInterval(() => {
+      try {
+        const now = new Date();
+        utimesSync(lockPath, now, now);
+      } catch {
+        // the directory went away; nothing to keep alive
+      }
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     let released = false;
     return {
       path: lockPath,
@@ -182,8 +259,9 @@ export function acquireDirectoryLock(lockPath: string): DirectoryLock {
       release() {
         if (released) return;
         released = true;
+        clearInterval(heartbeat);
         heldHere.delete(lockPath);
-        const current = readOwner(lockPath);
+        const current = readExisting(lockPath);
         if (current?.owner?.token === me.token) {
           try {
             unlinkSync(lockPath);

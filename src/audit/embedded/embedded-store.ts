@@ -119,7 +119,7 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
   }
   const dir = resolve(location);
   prepareDirectory(dir);
-  const lock: DirectoryLock = acquireDirectoryLock(join(dir, LOCK_FILE));
+  const lock: DirectoryLock = await acquireDirectoryLock(join(dir, LOCK_FILE));
   let db: PGlite;
   try {
     const dataDir = join(dir, DATA_SUBDIR);
