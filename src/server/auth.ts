@@ -64,13 +64,14 @@ export function presentedKey(header: HeaderGetter): string | undefined {
 }
 
 /**
- * What each procedure needs, keyed by `<service type name>/<method name>`. Health and readiness
- * are public (probes carry no keys); policy updates need the admin key; everything else, the API key.
+ * What each procedure needs. Liveness (GetHealth: `/health`, `/api/v1/health`) and grpc.health
+ * are public, as DESIGN §3.1 says; readiness (`/ready`) reveals component state and needs the API
+ * key like everything else; policy updates need the admin key.
  */
 export function accessOf(serviceTypeName: string, methodName: string): Access {
   if (serviceTypeName === "grpc.health.v1.Health") return "public";
   if (serviceTypeName === "aegis.v1.GovernanceService") {
-    if (methodName === "GetHealth" || methodName === "GetReadiness") return "public";
+    if (methodName === "GetHealth") return "public";
     if (methodName === "UpdatePolicy") return "admin";
   }
   return "api";

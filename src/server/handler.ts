@@ -13,7 +13,6 @@ import {
   createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { GovernanceService as GovernanceServiceDesc } from "../../gen/aegis/v1/governance_service_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { GovernanceService } from "../governance/index.js";
@@ -24,6 +23,7 @@ import { asAegisError, httpStatusOf, INTERNAL_MESSAGE, toConnectError } from "./
 import { type HealthState, registerHealth } from "./health.js";
 import type { Logger } from "./logger.js";
 import { readBody } from "./private/body.js";
+import { createConnectAdapter } from "./private/connect-adapter.js";
 import { registerReflection } from "./reflection.js";
 import { encodeError } from "./rest-codec.js";
 import { type RestHandler, restHandlers } from "./rest-handlers.js";
@@ -84,7 +84,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     send(res, 404, encodeError(`Not found: ${req.method} ${path}`));
   };
 
-  const connect = connectNodeAdapter({
+  const connect = createConnectAdapter({
     routes(r: ConnectRouter) {
       registerGovernance(r, governance, health);
       registerHealth(r, health);
@@ -94,6 +94,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     readMaxBytes: maxBodyBytes,
     fallback: notFound as never,
     contextValues: (req) => createContextValues().set(requestIdKey, (req as Tagged)[REQUEST_ID] ?? ""),
+    onHandlerError: (err, rpc) => logger.error({ rpc, err: errorInfo(err) }, "rpc handler failed"),
   });
 
   const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}-`;

@@ -152,7 +152,11 @@ describe("REST and RPC agree on auth", () => {
     );
     assert.equal((await call(`${locked.url}/api/v1/policy`, "PUT", { yaml: "" })).status, 401);
     assert.equal((await call(`${locked.url}/health`, "GET")).status, 200);
-    assert.equal((await call(`${locked.url}/ready`, "GET")).status, 200);
+    assert.equal((await call(`${locked.url}/ready`, "GET")).status, 401);
+    assert.equal(
+      (await call(`${locked.url}/ready`, "GET", undefined, { "x-api-key": "api-key" })).status,
+      200,
+    );
   });
 
   test("REST body limit: exactly the limit is accepted, one byte more is 413", async () => {
@@ -286,5 +290,68 @@ describe("CORS", () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe("undecodable protobuf bytes are the client's fault", () => {
+  const garbage = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+  const envelope = (data: Uint8Array) => {
+    const out = new Uint8Array(5 + data.length);
+    new DataView(out.buffer).setUint32(1, data.length);
+    out.set(data, 5);
+    return out;
+  };
+  const path = "/aegis.v1.GovernanceService/Evaluate";
+
+  test("Connect (application/proto): 400 invalid_argument", async () => {
+    const r = await fetch(`${open.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: garbage,
+    });
+    assert.equal(r.status, 400);
+    assert.equal(((await r.json()) as Record<string, unknown>)["code"], "invalid_argument");
+  });
+
+  test("gRPC-Web: grpc-status 3 in the trailer frame", async () => {
+    const r = await fetch(`${open.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: envelope(garbage),
+    });
+    const body = Buffer.from(await r.arrayBuffer());
+    assert.equal(body[0], 0x80);
+    assert.match(body.subarray(5).toString("utf8"), /grpc-status: 3\r\n/);
+  });
+
+  test("gRPC: grpc-status 3 in the trailers, and the server still answers", async () => {
+    const { connect } = await import("node:http2");
+    const session = connect(open.url);
+    try {
+      const status = await new Promise<string | undefined>((resolve, reject) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": path,
+          "content-type": "application/grpc+proto",
+          te: "trailers",
+        });
+        let s: string | undefined;
+        req.on("response", (h) => {
+          if (h["grpc-status"] !== undefined) s = String(h["grpc-status"]);
+        });
+        req.on("trailers", (t) => {
+          s = String(t["grpc-status"]);
+        });
+        req.on("data", () => undefined);
+        req.on("end", () => resolve(s));
+        req.on("error", reject);
+        req.end(envelope(garbage));
+      });
+      assert.equal(status, "3");
+    } finally {
+      session.close();
+    }
+    const c = createClient(GovernanceService, createGrpcTransport({ baseUrl: open.url }));
+    assert.equal((await c.evaluate({ action: { actionType: "read" } })).decision?.matchedRule, "read_auto");
   });
 });

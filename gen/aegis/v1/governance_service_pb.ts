@@ -601,7 +601,7 @@ export const GovernanceService: GenService<{
   },
   /**
    * Readiness: ready when a policy is loaded, the audit store answers and the server is not
-   * shutting down. Needs no key.
+   * shutting down. Needs the API key when one is configured (only liveness is open).
    *
    * REST: `GET /ready` -> 200 `{"status": "ready", ...}`, or 503 `{"status": "not_ready",
    * "reason": "..."}`.
