@@ -18,6 +18,8 @@ import { pathToFileURL } from "node:url";
 import {
   acquireDirectoryLock,
   DirectoryLockedError,
+  type LockOwner,
+  ownerLiveness,
   processStartIdentity,
 } from "../../src/audit/embedded/dir-lock.js";
 import { createEmbeddedStore, LOCK_FILE } from "../../src/audit/embedded/embedded-store.js";
@@ -137,11 +139,15 @@ test("a lock whose PID is alive but belongs to another process start (PID reuse)
     JSON.stringify({
       pid: process.ppid,
       start: "other-boot:1",
+      pidns: myPidNs,
       host: hostname(),
       acquiredAt: "x",
       token: "t",
     }),
   );
+  // Decided by the PID check in our namespace, not by waiting for a heartbeat.
+  const owner = JSON.parse(readFileSync(lockPath, "utf8")) as LockOwner;
+  assert.equal(ownerLiveness(owner, lockPath), "stale");
   const lock = await acquireDirectoryLock(lockPath);
   assert.equal(lock.owner.pid, process.pid);
   lock.release();
@@ -156,13 +162,17 @@ test("a lock with our own PID from an earlier process (restarted container) is s
     JSON.stringify({
       pid: process.pid,
       start: "previous-boot:42",
+      pidns: myPidNs,
       host: hostname(),
       acquiredAt: "x",
       token: "t",
     }),
   );
+  const owner = JSON.parse(readFileSync(lockPath, "utf8")) as LockOwner;
+  assert.equal(ownerLiveness(owner, lockPath), "stale");
   const lock = await acquireDirectoryLock(lockPath);
   assert.equal(lock.owner.pid, process.pid);
+  assert.equal(ownerLiveness(lock.owner, lockPath), "live");
   // ...but a second open inside this very process is refused.
   await assert.rejects(acquireDirectoryLock(lockPath), DirectoryLockedError);
   lock.release();

@@ -322,7 +322,12 @@ test("store unreachable: unavailable before anything runs, health says why", asy
   const svc = createAuditService({
     store: down,
     executor: exec,
-    approvalHandler: { approve: async (a) => (approvals.push(a.target), { approved: true }) },
+    approvalHandler: {
+      approve: async (a) => {
+        approvals.push(a.target);
+        return { approved: true };
+      },
+    },
   });
   try {
     for (const appr of ["auto", "approve", "block"] as const) {
