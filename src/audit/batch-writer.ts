@@ -211,7 +211,6 @@ export class BatchWriter {
         this.queue.unshift(...completes);
         this.trip(e.message);
         for (const i of inserts) i.reject(e);
-        this.failQueuedInserts(e);
         this.expireCompletions();
         return;
       }
@@ -262,6 +261,10 @@ export class BatchWriter {
     const reason = message.replace(/^audit database unavailable: /, "");
     const wasUp = this.down === null;
     this.down = { reason, since: new Date() };
+    // Inserts still waiting would fail anyway: answer them now (fail fast).
+    this.failQueuedInserts(
+      new AegisError("unavailable", `audit database unavailable: ${reason}`, RETRY_AFTER_SECONDS),
+    );
     if (wasUp) this.options.onHealthChange?.(this.health());
     this.startProbe();
   }

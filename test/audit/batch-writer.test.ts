@@ -238,3 +238,19 @@ test("against PGlite: many concurrent writes take few flushes, every row is ther
     await store.close();
   }
 });
+
+test("markDown (say a failed health check) answers the queued inserts at once", async () => {
+  const store = new FakeStore();
+  const gate = deferred();
+  store.gate = gate.promise;
+  const writer = new BatchWriter(store, { probeIntervalMs: 20 });
+  const inFlight = writer.insert(row());
+  await new Promise((r) => setTimeout(r, 10));
+  const queued = writer.insert(row());
+  writer.markDown("health check failed");
+  await assert.rejects(queued, isUnavailable);
+  gate.resolve();
+  // The row already being written is not affected.
+  assert.ok(store.committed.has(await inFlight));
+  await writer.close();
+});
