@@ -75,7 +75,8 @@ export class Listener {
       // request timeouts (slow-client protection) are only checked once it has seen "listening".
       this.http1.emit("listening");
       this.h2 = http2.createServer(handler);
-      this.server = net.createServer((socket) => this.sniff(socket));
+      // noDelay: gRPC answers are small writes; Nagle + delayed ACK would add ~40 ms to each.
+      this.server = net.createServer({ noDelay: true }, (socket) => this.sniff(socket));
     }
     this.h2.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
