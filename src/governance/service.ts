@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { AegisError } from "../errors.js";
 import { PolicyEvaluationError } from "../policy/index.js";
 import type { Policy, PolicyView } from "../policy/types.js";
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
 import { compileObject, compileText } from "./policy-source.js";
 import type {
@@ -137,6 +138,12 @@ export class GovernanceService {
       if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
         throw new AegisError("invalid_argument", "the policy must be a JSON object");
       }
+      if (exceedsJsonDepth(doc)) {
+        throw new AegisError(
+          "invalid_argument",
+          `the policy is nested more than ${MAX_JSON_DEPTH} levels deep`,
+        );
+      }
       policy = compileObject(doc);
     }
     this.policyHolder.replace(policy, "api");
@@ -196,6 +203,12 @@ function checkAction(action: ActionRequest, index: number | undefined): void {
     throw new AegisError(
       "invalid_argument",
       `${where(index)}action_type is required and must be a non-empty string`,
+    );
+  }
+  if (exceedsJsonDepth(action.params, 1)) {
+    throw new AegisError(
+      "invalid_argument",
+      `${where(index)}params are nested more than ${MAX_JSON_DEPTH} levels deep`,
     );
   }
 }

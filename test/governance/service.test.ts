@@ -158,3 +158,23 @@ describe("GovernanceService", () => {
     assert.match(ready.reason, /db down/);
   });
 });
+
+describe("nesting bound", () => {
+  test("params or a policy document nested beyond 100 levels is invalid_argument, 100 is fine", () => {
+    const s = service();
+    const nest = (n: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 0; i < n; i++) v = [v];
+      return v;
+    };
+    assert.equal(s.evaluate(act("read", { a: nest(98) })).matchedRule, "read_auto");
+    assert.equal(
+      code(() => s.evaluate(act("read", { a: nest(200_000) }))),
+      "invalid_argument",
+    );
+    assert.equal(
+      code(() => s.updatePolicy({ document: { rules: nest(200_000) } })),
+      "invalid_argument",
+    );
+  });
+});
