@@ -3,8 +3,10 @@
 // client with @connectrpc/connect without anything else.
 import { type AegisServer, type AegisServerOptions, createAegisServer } from "./server/server.js";
 
-export * from "../gen/aegis/v1/governance_service_pb.js";
-export * from "../gen/aegis/v1/types_pb.js";
+/** The service descriptor, for `createClient(GovernanceService, transport)` from @connectrpc/connect. */
+export { GovernanceService } from "../gen/aegis/v1/governance_service_pb.js";
+/** Every generated message, enum and schema of aegis.v1, e.g. `api.RiskLevel.LOW`, `api.EvaluateRequestSchema`. */
+export * as api from "./api.js";
 export type { Config, LogLevel } from "./config.js";
 export { ConfigError, loadConfig } from "./config.js";
 export { AegisError, type ErrorCode } from "./errors.js";
