@@ -4,7 +4,9 @@
 //   REST  (HTTP/1.1, wrk or autocannon): a bare node:http server answering a fixed JSON body (the
 //         ceiling of this machine), Aegis POST /api/v1/evaluate, Cerbos POST /api/check/resources
 //   gRPC  (h2c, h2load, 1 stream per connection): Aegis Evaluate, a no-op RPC of the same server build
-//         (grpc.health.v1.Health/Check), Cerbos CheckResources
+//         (grpc.health.v1.Health/Check), Cerbos CheckResources; and two extra baselines that locate
+//         the cost: plain node:http2 answering a fixed gRPC reply, and Connect-Node on a plain http2
+//         server with a trivial handler
 // The Aegis server runs at its default log level with the seed's default policy. Each run prints a
 // table; with several runs (BENCH_RUNS, default 3) the medians and the ratios of the medians follow.
 //
@@ -31,6 +33,7 @@ import {
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   EvaluateRequestSchema,
@@ -293,6 +296,54 @@ function startBareNode(): Promise<{ url: string; child: ChildProcess }> {
   });
 }
 
+/** Spawns `node -e code` (ESM when `esm`) that prints {"port"} once listening. */
+function startInline(code: string, esm: boolean): Promise<{ url: string; child: ChildProcess }> {
+  const args = esm ? ["--input-type=module", "-e", code] : ["-e", code];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((done, reject) => {
+    child.stdout!.setEncoding("utf8").once("data", (line: string) => {
+      const port = (JSON.parse(line) as { port: number }).port;
+      done({ url: `http://127.0.0.1:${port}`, child });
+    });
+    child.on("error", reject);
+  });
+}
+
+/** Extra baseline: plain node:http2 answering every stream with a fixed gRPC reply (Node's h2c ceiling). */
+function startBareHttp2(): Promise<{ url: string; child: ChildProcess }> {
+  return startInline(
+    `
+    const http2 = require("node:http2");
+    const reply = Buffer.from([0, 0, 0, 0, 2, 8, 1]); // HealthCheckResponse{status: SERVING}
+    const s = http2.createServer();
+    s.on("stream", (stream) => {
+      stream.on("data", () => {});
+      stream.on("end", () => {
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.end(reply);
+      });
+    });
+    s.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: s.address().port })));`,
+    false,
+  );
+}
+
+/** Extra baseline: Connect-Node on a plain http2 server with a trivial grpc.health.v1 Check handler. */
+function startBareConnect(): Promise<{ url: string; child: ChildProcess }> {
+  const health = pathToFileURL(join(repoRoot, "dist", "gen", "grpc", "health", "v1", "health_pb.js")).href;
+  return startInline(
+    `
+    import http2 from "node:http2";
+    import { connectNodeAdapter } from "@connectrpc/connect-node";
+    import { Health } from ${JSON.stringify(health)};
+    const routes = (router) => router.service(Health, { check: () => ({ status: 1 }), async *watch() {} });
+    const s = http2.createServer(connectNodeAdapter({ routes }));
+    s.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ port: s.address().port })));`,
+    true,
+  );
+}
+
 function cerbosBinary(): string | undefined {
   const bin = process.env["CERBOS_BIN"] ?? CERBOS_DEFAULT;
   if (!existsSync(bin)) return undefined;
@@ -391,6 +442,8 @@ const NAMES = {
   aegisGrpc: "Aegis gRPC Evaluate",
   aegisNoop: "Aegis gRPC no-op (health Check)",
   cerbosGrpc: "Cerbos gRPC CheckResources",
+  bareHttp2: "bare node:http2 gRPC (fixed reply)",
+  bareConnect: "bare Connect-Node gRPC (trivial)",
 } as const;
 
 async function oneRun(cerbosBin: string | undefined): Promise<Map<string, Result>> {
@@ -405,6 +458,18 @@ async function oneRun(cerbosBin: string | undefined): Promise<Map<string, Result
     add(await http1(NAMES.bare, `${bare.url}/api/v1/evaluate`, REST_BODY));
   } finally {
     await stopChild(bare.child);
+  }
+
+  for (const [name, start] of [
+    [NAMES.bareHttp2, startBareHttp2],
+    [NAMES.bareConnect, startBareConnect],
+  ] as const) {
+    const bareGrpc = await start();
+    try {
+      add(await h2(name, `${bareGrpc.url}${healthPath}`, healthMessage));
+    } finally {
+      await stopChild(bareGrpc.child);
+    }
   }
 
   const aegis = await startServer();
@@ -438,6 +503,8 @@ const RATIOS: ReadonlyArray<[string, string, string, string]> = [
   ["gRPC evaluate / no-op gRPC", NAMES.aegisGrpc, NAMES.aegisNoop, "target >= 0.90"],
   ["Aegis gRPC / Cerbos gRPC", NAMES.aegisGrpc, NAMES.cerbosGrpc, "next goal: > 1"],
   ["Aegis REST / Cerbos REST", NAMES.aegisRest, NAMES.cerbosRest, ""],
+  ["no-op gRPC / bare Connect-Node", NAMES.aegisNoop, NAMES.bareConnect, "Aegis' own gRPC overhead"],
+  ["bare Connect-Node / bare http2", NAMES.bareConnect, NAMES.bareHttp2, "Connect-Node's overhead"],
 ];
 
 function fmt(n: number, digits = 0): string {
