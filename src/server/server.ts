@@ -148,6 +148,12 @@ export async function createAegisServer(options: AegisServerOptions = {}): Promi
         throw err;
       }
       listener = l;
+      if (!auth.open && config.apiKey === undefined && !isLoopback(host)) {
+        logger.error(
+          { host },
+          "SECURITY WARNING: bound beyond loopback with AEGIS_ADMIN_KEY but no AEGIS_API_KEY: evaluate, execute and audit are open to anyone who can reach this port",
+        );
+      }
       if (auth.open) {
         if (isLoopback(host)) {
           logger.warn(
