@@ -1,13 +1,13 @@
 // One port for every protocol. Cleartext: the first bytes of each connection decide — the HTTP/2
 // client preface ("PRI * HTTP/2.0...") goes to an http2 server (gRPC over h2c), anything else to an
 // http server (REST, Connect, gRPC-Web over HTTP/1.1); Node's `allowHTTP1` only works with TLS.
+// The sniffed bytes are put back with unshift(), so both servers keep the native socket.
 // With TLS, ALPN decides (h2 or http/1.1) inside Node's secure http2 server.
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type { NodeHandler } from "./handler.js";
-import { PrefixedSocket } from "./private/prefixed-socket.js";
 
 export interface TlsFiles {
   readonly cert: Buffer | string;
@@ -100,13 +100,14 @@ export class Listener {
       socket.off("data", onData);
       socket.off("error", onError);
       socket.pause();
+      socket.unshift(seen);
       if (isH2) {
         (socket as Tracked)[IS_H2] = true;
-        this.h2.emit("connection", new PrefixedSocket(socket, seen));
+        // http2 drains bytes already buffered in the paused socket (socket.read() -> the native
+        // session's receive()) before it consumes the handle, so the socket must stay paused:
+        // resuming would hand bytes to nobody.
+        this.h2.emit("connection", socket);
       } else {
-        // The http parser reads through the JS stream, so unshift() works here (and keeps the
-        // native fast path for HTTP/1.1).
-        socket.unshift(seen);
         this.http1!.emit("connection", socket);
         socket.resume();
       }
