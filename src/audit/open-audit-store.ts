@@ -1,9 +1,11 @@
 // Chooses and opens the audit backend (DESIGN §5):
-//   DATABASE_URL, or AEGIS_AUDIT_DB holding a postgres:// URL  -> PostgreSQL (pg pool)
-//   AEGIS_AUDIT_DB = a directory (default ./.aegis/audit)      -> embedded PGlite, locked
-//   AEGIS_AUDIT_DB = memory:                                    -> embedded, throwaway
-// An explicit postgres:// AEGIS_AUDIT_DB wins over DATABASE_URL; an explicit directory in
-// AEGIS_AUDIT_DB wins over DATABASE_URL too (the more specific setting).
+//   AEGIS_AUDIT_DB holding a postgres:// URL                   -> PostgreSQL (pg pool)
+//   else DATABASE_URL                                         -> PostgreSQL
+//   else AEGIS_AUDIT_DB = a directory (default ./.aegis/audit) -> embedded PGlite, locked
+//   AEGIS_AUDIT_DB = memory:                                   -> embedded, throwaway
+// DATABASE_URL beats an AEGIS_AUDIT_DB directory on purpose: the Docker image sets
+// AEGIS_AUDIT_DB=/app/data/audit as its default, and `DATABASE_URL=...` (docker-compose) must
+// still switch it to PostgreSQL.
 import { AegisError } from "../errors.js";
 import type { AuditStore } from "./audit-store.js";
 import { createEmbeddedStore, DEFAULT_EMBEDDED_DIR } from "./embedded/embedded-store.js";
@@ -24,13 +26,9 @@ export type AuditTarget = { kind: "postgres"; url: string } | { kind: "embedded"
 export function resolveAuditTarget(config: AuditStoreConfig): AuditTarget {
   const auditDb = config.auditDb?.trim() || undefined;
   const databaseUrl = config.databaseUrl?.trim() || undefined;
-  if (auditDb !== undefined) {
-    return isPostgresUrl(auditDb)
-      ? { kind: "postgres", url: auditDb }
-      : { kind: "embedded", location: auditDb };
-  }
+  if (auditDb !== undefined && isPostgresUrl(auditDb)) return { kind: "postgres", url: auditDb };
   if (databaseUrl !== undefined) return { kind: "postgres", url: databaseUrl };
-  return { kind: "embedded", location: DEFAULT_EMBEDDED_DIR };
+  return { kind: "embedded", location: auditDb ?? DEFAULT_EMBEDDED_DIR };
 }
 
 /**
