@@ -2,7 +2,7 @@
 //
 // Startup line (tests and scripts parse it to learn the port when `--port 0` is used): once the
 // socket is bound, ONE pino JSON line is written to stdout at level "warn", so it shows at the
-// default log level:
+// default log level (and at ERROR too):
 //   {"level":"warn","time":"...","pid":123,"msg":"listening","address":"http://127.0.0.1:PORT",
 //    "host":"127.0.0.1","port":PORT,"tls":false,"policy":"/abs/policy.yaml","version":"0.1.0"}
 // `address` is `https://...` with TLS; IPv6 hosts are bracketed (`http://[::1]:PORT`).
@@ -55,7 +55,9 @@ export async function run(args: string[]): Promise<number> {
     return fail(err instanceof Error ? err.message : String(err));
   }
 
-  logger.warn(
+  // The listening line shows even at AEGIS_LOG_LEVEL=ERROR: scripts rely on it to find the port.
+  const startup = logger.isLevelEnabled("warn") ? logger : logger.child({}, { level: "warn" });
+  startup.warn(
     {
       address: address.url,
       host: address.host,
