@@ -45,5 +45,9 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, max: number)
         resolve(chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size));
     });
     req.on("error", reject);
+    // A client that goes away mid-body: settle instead of leaving the request pending forever.
+    req.on("close", () =>
+      reject(new AegisError("invalid_argument", "Request body incomplete: the client closed the connection")),
+    );
   });
 }
