@@ -210,7 +210,9 @@ describe("README examples", () => {
   });
 
   test("every shell block is either run here or listed in NOT_RUN, and every NOT_RUN entry names one", () => {
-    const withAnswers = blocks.filter((b, i) => b.lang === "sh" && expectationOf(readme, blocks, i) !== undefined);
+    const withAnswers = blocks.filter(
+      (b, i) => b.lang === "sh" && expectationOf(readme, blocks, i) !== undefined,
+    );
     assert.ok(withAnswers.length >= 15, `only ${withAnswers.length} shell blocks show their output`);
     const shell = blocks.filter((b) => b.lang === "sh");
     assert.ok(shell.length >= 20, `only ${shell.length} shell blocks found`);
