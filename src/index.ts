@@ -10,6 +10,8 @@ export * as api from "./api.js";
 export type { Config, LogLevel } from "./config.js";
 export { ConfigError, loadConfig } from "./config.js";
 export { AegisError, type ErrorCode } from "./errors.js";
+/** The defaults of createServer: a no-op executor (`{executed: true}`) and an auto-approving handler. */
+export { AutoApprovalHandler, NoopExecutor } from "./governance/execute.js";
 export type { AuditBackend, DecidedAction, PolicySnapshot, PolicyUpdate } from "./governance/index.js";
 export type {
   ActionRequest,
