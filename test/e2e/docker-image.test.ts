@@ -31,6 +31,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { createTestDatabase, postgresUrl } from "../audit/support.js";
 import { repoRoot } from "../support/paths.js";
 
 interface Instruction {
@@ -259,10 +261,18 @@ function buildImage(root: string): Image {
 }
 
 /** bwrap + setpriv argv that runs `command` in the image as its USER, like `docker run --read-only`. */
-function runArgs(image: Image, command: readonly string[], netnsOf?: number): string[] {
+function runArgs(
+  image: Image,
+  command: readonly string[],
+  netnsOf?: number,
+  binds: readonly string[] = [],
+): string[] {
   const bwrap = [
     tool("bwrap"),
-    ...sandboxArgs(image.appDir, { build: false, extraBinds: ["--bind", image.dataDir, "/app/data"] }),
+    ...sandboxArgs(image.appDir, {
+      build: false,
+      extraBinds: ["--bind", image.dataDir, "/app/data", ...binds],
+    }),
     // The command is PID 1, as an exec-form ENTRYPOINT is in a container: SIGTERM reaches it only
     // when it handles the signal.
     "--as-pid-1",
@@ -304,8 +314,9 @@ function runOnce(
   command: readonly string[],
   netnsOf?: number,
   timeoutMs = 30_000,
+  binds: readonly string[] = [],
 ): Promise<RunResult> {
-  const argv = runArgs(image, command, netnsOf);
+  const argv = runArgs(image, command, netnsOf, binds);
   return new Promise((resolve) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       env: runEnv(image),
@@ -358,10 +369,13 @@ class Container {
     readonly exited: Promise<number | null>,
   ) {}
 
-  static async start(image: Image): Promise<Container> {
-    const argv = runArgs(image, [...image.entrypoint, ...image.cmd]);
+  static async start(
+    image: Image,
+    opts: { command?: readonly string[]; env?: NodeJS.ProcessEnv; binds?: readonly string[] } = {},
+  ): Promise<Container> {
+    const argv = runArgs(image, opts.command ?? [...image.entrypoint, ...image.cmd], undefined, opts.binds);
     const child = spawn(argv[0] as string, argv.slice(1), {
-      env: { ...runEnv(image), AEGIS_LOG_LEVEL: "INFO" },
+      env: opts.env ?? { ...runEnv(image), AEGIS_LOG_LEVEL: "INFO" },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
@@ -429,19 +443,29 @@ class Container {
 }
 
 /** Runs `node -e <script>` (an ES module) in the container's network namespace; parses its JSON output. */
-async function probe(image: Image, container: Container, script: string): Promise<Record<string, unknown>> {
-  const r = await runOnce(image, ["node", "--input-type=module", "-e", script], container.pid);
+async function probe(
+  image: Image,
+  container: Container,
+  script: string,
+  binds: readonly string[] = [],
+): Promise<Record<string, unknown>> {
+  const r = await runOnce(image, ["node", "--input-type=module", "-e", script], container.pid, 30_000, binds);
   assert.equal(r.status, 0, `probe failed:\n${r.stdout}\n${r.stderr}\n${container.output}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
 /** Waits until the HEALTHCHECK command passes, as Docker retries it during the start period. */
-async function waitHealthy(image: Image, container: Container): Promise<void> {
+async function waitHealthy(
+  image: Image,
+  container: Container,
+  command: readonly string[] = image.healthcheck.command,
+  binds: readonly string[] = [],
+): Promise<void> {
   const startPeriod = Number.parseInt(image.healthcheck.flags["start-period"] ?? "30", 10);
   const deadline = Date.now() + Math.max(startPeriod, 30) * 1000;
   for (;;) {
     assert.ok(container.alive(), `the server exited:\n${container.output}`);
-    const r = await runOnce(image, image.healthcheck.command, container.pid, 10_000);
+    const r = await runOnce(image, command, container.pid, 10_000, binds);
     if (r.status === 0) return;
     assert.ok(
       Date.now() < deadline,
@@ -569,5 +593,107 @@ describe("Docker image (the Dockerfile repeated with bubblewrap, no Docker engin
       `audit after restart: ${JSON.stringify(out)}\n${c.output}`,
     );
     assert.equal(await c.stop(25_000), 0, `exit after SIGTERM:\n${c.output}`);
+  });
+  test("docker-compose.yaml's aegis service runs: its command, env, read-only policy directory and PostgreSQL", async (t) => {
+    interface ComposeService {
+      command: string[];
+      environment: Record<string, string | null>;
+      volumes: string[];
+      healthcheck: { test: string[] };
+      read_only: boolean;
+      tmpfs: string[];
+      cap_drop: string[];
+      security_opt: string[];
+      stop_grace_period: string;
+    }
+    const compose = parseYaml(readFileSync(join(repoRoot, "docker-compose.yaml"), "utf8")) as {
+      services: { aegis: ComposeService };
+    };
+    const svc = compose.services.aegis;
+    // What the sandbox gives every container run here; the compose file must ask for no more.
+    assert.equal(svc.read_only, true);
+    assert.deepEqual(svc.tmpfs, ["/tmp"]);
+    assert.deepEqual(svc.cap_drop, ["ALL"]);
+    assert.ok(svc.security_opt.some((o) => o.startsWith("no-new-privileges")));
+
+    // compose's DATABASE_URL names its postgres service; here the same kind of database is this
+    // machine's PostgreSQL (a fresh database), reached over its Unix socket: the sandbox has no network.
+    const admin = await postgresUrl();
+    assert.ok(admin, "PostgreSQL must be reachable (DATABASE_URL, or 127.0.0.1:5432): .ci/run starts it");
+    const db = await createTestDatabase(admin);
+    t.after(() => db.drop());
+    const u = new URL(db.url);
+    const socketDir = "/var/run/postgresql";
+    assert.ok(
+      existsSync(`${socketDir}/.s.PGSQL.${u.port || "5432"}`),
+      `no PostgreSQL socket in ${socketDir}`,
+    );
+    const auth = u.password ? `${u.username}:${u.password}` : u.username;
+    const databaseUrl = `postgres://${auth}@localhost${u.pathname}?host=${socketDir}&port=${u.port || "5432"}`;
+    assert.match(String(svc.environment["DATABASE_URL"]), /^postgres:\/\/.*@postgres:5432\//);
+
+    const env: NodeJS.ProcessEnv = { ...runEnv(image) };
+    for (const [k, v] of Object.entries(svc.environment)) {
+      if (v !== null && v !== "") env[k] = String(v).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+    }
+    env["DATABASE_URL"] = databaseUrl;
+    // Volumes: `./dir:/path:ro` bind mounts; Docker creates the mount point, so the copy gets one.
+    const binds: string[] = [];
+    for (const v of svc.volumes) {
+      const [src, dest, mode] = v.split(":") as [string, string, string | undefined];
+      assert.ok(src.startsWith("./"), `only host-directory volumes are repeated: ${v}`);
+      assert.equal(mode, "ro", `${v} is mounted read-only`);
+      assert.ok(dest.startsWith("/app/"), `${v}: mount point inside /app`);
+      mkdirSync(join(image.appDir, dest.slice("/app/".length)), { recursive: true });
+      binds.push("--ro-bind", join(repoRoot, src), dest);
+    }
+    const policyFile = String(env["AEGIS_POLICY_PATH"]);
+    const c = await Container.start(image, { command: [...image.entrypoint, ...svc.command], env, binds });
+    containers.push(c);
+    t.after(() => c.kill());
+    assert.equal(svc.healthcheck.test[0], "CMD");
+    await waitHealthy(image, c, svc.healthcheck.test.slice(1), binds);
+    assert.match(c.output, /0\.0\.0\.0:8000/);
+
+    const out = await probe(
+      image,
+      c,
+      `const base = "http://127.0.0.1:8000";
+      const ready = await fetch(base + "/ready");
+      const policy = await (await fetch(base + "/api/v1/policy")).json();
+      const exec = await (await fetch(base + "/api/v1/execute", { method: "POST",
+        body: JSON.stringify({ action_type: "delete", target: "crm", session_id: "compose" }) })).json();
+      console.log(JSON.stringify({ ready: ready.status, readyBody: await ready.text(), policy, exec }));`,
+      binds,
+    );
+    assert.equal(out["ready"], 200, String(out["readyBody"]));
+    const policy = out["policy"] as { source: string; rules: Array<{ name: string }> };
+    assert.equal(policy.source, "file");
+    const expectedRules = [
+      ...readFileSync(join(repoRoot, "examples", policyFile.slice("/app/policies/".length)), "utf8").matchAll(
+        /- name: (\S+)/g,
+      ),
+    ].map((m) => m[1]);
+    assert.deepEqual(
+      policy.rules.map((r) => r.name),
+      expectedRules,
+      `the policy of AEGIS_POLICY_PATH=${policyFile}`,
+    );
+    assert.equal((out["exec"] as Record<string, unknown>)["status"], "blocked");
+
+    // The row is in PostgreSQL (not in the embedded store on the data volume).
+    const { default: pg } = await import("pg");
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const rows = await client.query(
+        "SELECT action_type, result_status FROM audit_log WHERE session_id = 'compose'",
+      );
+      assert.deepEqual(rows.rows, [{ action_type: "delete", result_status: "blocked" }]);
+    } finally {
+      await client.end();
+    }
+    const grace = Number.parseInt(svc.stop_grace_period, 10);
+    assert.equal(await c.stop(grace * 1000), 0, `exit after SIGTERM:\n${c.output}`);
   });
 });
