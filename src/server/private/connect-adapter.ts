@@ -1,7 +1,7 @@
 // Connect-Node's node adapter (connectNodeAdapter), rebuilt from its public parts so one thing
 // can be fixed on the way out: a request message whose protobuf bytes do not decode is the
 // client's fault, yet Connect reports it as INTERNAL ("parse binary: ..."). Bad input must never
-// look like a server error, so such answers are rewritten to INVALID_ARGUMENT for gRPC (trailer),
+// look like a server error, so such answers are rewritten to INVALID_ARGUMENT for gRPC (trailers),
 // gRPC-Web (trailer frame) and Connect (HTTP 500 JSON -> 400). Only error responses pay for this.
 
 import type { ConnectRouterOptions } from "@connectrpc/connect";
@@ -43,12 +43,19 @@ function isParseFailure(message: string | null): boolean {
   }
 }
 
-async function* fixGrpcTrailer(body: AsyncIterable<Uint8Array>, trailer: Headers): AsyncIterable<Uint8Array> {
-  yield* body;
-  // The trailer is written after the body, so it can still be corrected here.
-  if (trailer.get("grpc-status") === GRPC_INTERNAL && isParseFailure(trailer.get("grpc-message"))) {
-    trailer.set("grpc-status", GRPC_INVALID);
-  }
+/**
+ * gRPC writes its status as HTTP/2 trailers after the body, so the fix hooks addTrailers of this
+ * one response: no extra async hop or wrapper object on the hot path.
+ */
+function fixGrpcTrailers(res: NodeRes): void {
+  const r = res as unknown as { addTrailers(h: Record<string, string | string[] | undefined>): void };
+  const add = r.addTrailers;
+  r.addTrailers = (h) => {
+    if (h["grpc-status"] === GRPC_INTERNAL && isParseFailure(String(h["grpc-message"] ?? ""))) {
+      h["grpc-status"] = GRPC_INVALID;
+    }
+    add.call(res, h);
+  };
 }
 
 async function* fixGrpcWebTrailer(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
@@ -98,18 +105,17 @@ async function fixConnectUnary(res: UniversalServerResponse): Promise<UniversalS
   };
 }
 
-async function correct(res: UniversalServerResponse): Promise<UniversalServerResponse> {
+function correct(
+  res: UniversalServerResponse,
+  nodeRes: NodeRes,
+): UniversalServerResponse | Promise<UniversalServerResponse> {
   const type = res.header?.get("content-type") ?? "";
-  if (
-    res.body &&
-    res.trailer &&
-    type.startsWith("application/grpc") &&
-    !type.startsWith("application/grpc-web")
-  ) {
-    return { ...res, body: fixGrpcTrailer(res.body, res.trailer) };
+  if (type.startsWith("application/grpc")) {
+    if (type.startsWith("application/grpc-web"))
+      return res.body ? { ...res, body: fixGrpcWebTrailer(res.body) } : res;
+    fixGrpcTrailers(nodeRes);
+    return res;
   }
-  if (res.body && type.startsWith("application/grpc-web"))
-    return { ...res, body: fixGrpcWebTrailer(res.body) };
   if (res.status === 500 && type.startsWith("application/json")) return fixConnectUnary(res);
   return res;
 }
@@ -131,8 +137,12 @@ export function createConnectAdapter(options: AdapterOptions): (req: NodeReq, re
     }
     const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
     handler(uReq)
-      .then(correct)
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => {
+        const fixed = correct(uRes, res);
+        return fixed instanceof Promise
+          ? fixed.then((f) => universalResponseToNodeResponse(f, res))
+          : universalResponseToNodeResponse(fixed, res);
+      })
       .catch((reason: unknown) => {
         if (ConnectError.from(reason).code === Code.Aborted) return;
         options.onHandlerError?.(reason, `${handler.service.typeName}/${handler.method.name}`);
