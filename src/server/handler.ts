@@ -81,7 +81,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
 
   const notFound: NodeHandler = (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0];
-    send(res, 404, encodeError(`Not found: ${req.method} ${path}`));
+    send(res, 404, encodeError(`Not found: ${req.method} ${path}`), undefined);
   };
 
   const connect = createConnectAdapter({
@@ -100,6 +100,8 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
   const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}-`;
   let counter = 0;
   let shuttingDown = false;
+  // Read once: the level is fixed for the life of the process, and this runs on every request.
+  const logRequests = logger.isLevelEnabled("info");
 
   async function serveRest(
     req: NodeRequest,
@@ -117,8 +119,17 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
       };
       auth.check(route.access, header);
       const body = route.body === "" ? EMPTY : await readBody(req, maxBodyBytes);
-      const reply = await handler({ body, query, header, requestId });
-      send(res, reply.status, head ? undefined : reply.body, undefined, Buffer.byteLength(reply.body));
+      const pending = handler({ body, query, header, requestId });
+      // Most handlers are synchronous: skip the extra microtask of awaiting a plain value.
+      const reply = pending instanceof Promise ? await pending : pending;
+      send(
+        res,
+        reply.status,
+        head ? undefined : reply.body,
+        requestId,
+        undefined,
+        Buffer.byteLength(reply.body),
+      );
     } catch (err) {
       sendError(res, err, requestId, head);
     }
@@ -135,7 +146,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     const body = encodeError(known ? known.message : INTERNAL_MESSAGE);
     const extra =
       known?.retryAfterSeconds !== undefined ? { "retry-after": String(known.retryAfterSeconds) } : undefined;
-    send(res, status, head ? undefined : body, extra, Buffer.byteLength(body));
+    send(res, status, head ? undefined : body, requestId, extra, Buffer.byteLength(body));
   }
 
   const handler: NodeHandler = (req, res) => {
@@ -144,10 +155,9 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     const requestId =
       typeof incoming === "string" && SAFE_ID.test(incoming) ? incoming : idPrefix + (++counter).toString(36);
     tagged[REQUEST_ID] = requestId;
-    res.setHeader("x-request-id", requestId);
     if (shuttingDown && req.httpVersionMajor === 1) res.setHeader("connection", "close");
 
-    if (logger.isLevelEnabled("info")) {
+    if (logRequests) {
       const start = process.hrtime.bigint();
       res.once("finish", () => {
         logger.info(
@@ -170,7 +180,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
         if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
           const h = cors.preflightHeaders(origin);
           if (h) {
-            res.writeHead(204, h);
+            res.writeHead(204, { ...h, "x-request-id": requestId });
             res.end();
             return;
           }
@@ -184,11 +194,14 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
       const path = normalisePath(q < 0 ? url : url.slice(0, q));
       const m = router.match(req.method ?? "GET", path);
       if (m === undefined) {
+        res.setHeader("x-request-id", requestId);
         connect(req as never, res as never);
         return;
       }
       if (m.kind === "method_not_allowed") {
-        send(res, 405, encodeError(`Method ${req.method} not allowed on ${path}`), { allow: m.allow });
+        send(res, 405, encodeError(`Method ${req.method} not allowed on ${path}`), requestId, {
+          allow: m.allow,
+        });
         return;
       }
       void serveRest(req, res, m.route, m.handler, m.head, q < 0 ? "" : url.slice(q + 1), requestId);
@@ -206,10 +219,12 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
   };
 }
 
+/** REST replies pass every header to writeHead at once (Node's fast path: no prior setHeader). */
 function send(
   res: NodeResponse,
   status: number,
   body: string | undefined,
+  requestId: string | undefined,
   extra?: OutgoingHttpHeaders,
   length?: number,
 ): void {
@@ -217,6 +232,7 @@ function send(
     "content-type": JSON_TYPE,
     "content-length": length ?? (body === undefined ? 0 : Buffer.byteLength(body)),
   };
+  if (requestId !== undefined) headers["x-request-id"] = requestId;
   if (extra) Object.assign(headers, extra);
   (res as ServerResponse).writeHead(status, headers);
   if (body === undefined) res.end();
