@@ -11,9 +11,8 @@
 // `aegis: <message>` on stderr (the policy's problems one per following line) and exit code 1.
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, parseServeArgs } from "../config.js";
-import { AegisError } from "../errors.js";
 import { createLogger } from "../server/logger.js";
-import { createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
+import { type AegisServer, createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
 import { readVersion } from "../version.js";
 
 const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
@@ -45,15 +44,19 @@ export async function run(args: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const policyPath = resolve(config.policyPath);
-  let server: Awaited<ReturnType<typeof createAegisServer>>;
-  let address: Awaited<ReturnType<typeof server.listen>>;
+  let server: Awaited<ReturnType<typeof createAegisServer>> | undefined;
+  let address: Awaited<ReturnType<AegisServer["listen"]>>;
   try {
     server = await createAegisServer({ config: { ...config, policyPath }, logger });
     address = await server.listen({ host: config.host, port: config.port });
   } catch (err) {
-    if (err instanceof AegisError || err instanceof ConfigError) return fail(err.message);
-    return fail(err instanceof Error ? err.message : String(err));
+    const code = fail(err instanceof Error ? err.message : String(err));
+    // Release the audit store (its lock, a pool) and make sure nothing keeps the process up.
+    setTimeout(() => process.exit(code), 2000).unref();
+    await server?.close().catch(() => undefined);
+    return code;
   }
+  const running = server;
 
   // The listening line shows even at AEGIS_LOG_LEVEL=ERROR: scripts rely on it to find the port.
   const startup = logger.isLevelEnabled("warn") ? logger : logger.child({}, { level: "warn" });
@@ -80,7 +83,7 @@ export async function run(args: string[]): Promise<number> {
         // Nothing may keep a stopped server alive (a stuck client, a library timer).
         setTimeout(() => process.exit(code), 200).unref();
       };
-      server.close().then(
+      running.close().then(
         () => {
           logger.warn({}, "stopped");
           exit(0);
