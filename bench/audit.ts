@@ -1,7 +1,7 @@
 // Audit benchmark: `npm run bench:audit`. Needs PostgreSQL (DATABASE_URL, default
 // postgres://postgres@127.0.0.1:5432/postgres); each measurement uses a fresh database.
 //
-// 1. The writer alone, PostgreSQL: the same 64 concurrent callers insert rows either one INSERT +
+// 1. The writer alone, PostgreSQL: the same 64 (then 512) concurrent callers insert rows either one INSERT +
 //    commit per row (the baseline: what a per-request commit costs) or through the group-commit
 //    BatchWriter; rows/s, and the batched path's mean rows per flush. Also the embedded store.
 // 2. The server (a real `aegis serve` process on PostgreSQL): REST Execute next to REST Evaluate
@@ -31,7 +31,8 @@ import { grpcClient, unary } from "../test/support/grpc.js";
 import { startServer } from "../test/support/server-process.js";
 
 const REPS = Number(process.env["BENCH_REPS"] ?? 5);
-const CALLERS = 64;
+/** Concurrent callers of the writer benchmark (a loaded server has many requests waiting at once). */
+const CALLER_LEVELS = [64, 512];
 const SINGLE_ROWS = 3000;
 const BATCH_ROWS = 30_000;
 const HTTP_SECONDS = Number(process.env["BENCH_SECONDS"] ?? 5);
@@ -55,27 +56,29 @@ const median = (xs: number[]): number => {
 };
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 
-async function callers(total: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+async function callers(n: number, total: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: CALLERS }, async () => {
+    Array.from({ length: n }, async () => {
       for (let i = next++; i < total; i = next++) await fn(i);
     }),
   );
   return total / ((performance.now() - t0) / 1000);
 }
 
-async function writerRun(open: () => Promise<{ store: AuditStore; done: () => Promise<void> }>) {
+async function writerRun(n: number, open: () => Promise<{ store: AuditStore; done: () => Promise<void> }>) {
   const single = await open();
   await single.store.migrate();
-  const singleRate = await callers(SINGLE_ROWS, (i) => single.store.writeBatch([row({ chainDepth: i })], []));
+  const singleRate = await callers(n, SINGLE_ROWS, (i) =>
+    single.store.writeBatch([row({ chainDepth: i })], []),
+  );
   await single.done();
 
   const batched = await open();
   await batched.store.migrate();
   const writer = new BatchWriter(batched.store);
-  const batchRate = await callers(BATCH_ROWS, (i) => writer.insert(row({ chainDepth: i })));
+  const batchRate = await callers(n, BATCH_ROWS, (i) => writer.insert(row({ chainDepth: i })));
   const stats = writer.stats();
   await writer.close();
   await batched.done();
@@ -86,17 +89,19 @@ async function benchWriter(
   label: string,
   open: () => Promise<{ store: AuditStore; done: () => Promise<void> }>,
 ) {
-  const runs: Awaited<ReturnType<typeof writerRun>>[] = [];
-  for (let r = 0; r < REPS; r++) runs.push(await writerRun(open));
-  const single = median(runs.map((x) => x.singleRate));
-  const batch = median(runs.map((x) => x.batchRate));
-  const ratio = median(runs.map((x) => x.batchRate / x.singleRate));
-  console.log(`\n## Writer alone: ${label} (${CALLERS} concurrent callers, median of ${REPS})`);
-  console.log(`single-row INSERT + commit per row : ${fmt(single).padStart(9)} rows/s`);
-  console.log(
-    `group commit (BatchWriter)         : ${fmt(batch).padStart(9)} rows/s   mean rows/flush ${median(runs.map((x) => x.rowsPerFlush)).toFixed(1)}`,
-  );
-  console.log(`ratio batched / single (per run, median): ${ratio.toFixed(1)}x`);
+  for (const n of CALLER_LEVELS) {
+    const runs: Awaited<ReturnType<typeof writerRun>>[] = [];
+    for (let r = 0; r < REPS; r++) runs.push(await writerRun(n, open));
+    const single = median(runs.map((x) => x.singleRate));
+    const batch = median(runs.map((x) => x.batchRate));
+    const ratio = median(runs.map((x) => x.batchRate / x.singleRate));
+    console.log(`\n## Writer alone: ${label}, ${n} concurrent callers (median of ${REPS})`);
+    console.log(`single-row INSERT + commit per row : ${fmt(single).padStart(9)} rows/s`);
+    console.log(
+      `group commit (BatchWriter)         : ${fmt(batch).padStart(9)} rows/s   mean rows/flush ${median(runs.map((x) => x.rowsPerFlush)).toFixed(1)}`,
+    );
+    console.log(`ratio batched / single (per run, median): ${ratio.toFixed(1)}x`);
+  }
 }
 
 async function restRun(url: string, path: string) {
