@@ -232,6 +232,23 @@ describe("README examples", () => {
     }
   });
 
+  test("every #anchor link names a heading", () => {
+    const outside = readme.replace(/^```[\s\S]*?^```/gm, "");
+    const slugs = new Set(
+      [...outside.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+        (m[1] ?? "")
+          .trim()
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, "")
+          .replace(/ /g, "-"),
+      ),
+    );
+    const links = [...outside.matchAll(/\]\(#([^)]+)\)/g)].map((m) => m[1] ?? "");
+    assert.ok(links.length > 5);
+    for (const link of links)
+      assert.ok(slugs.has(link), `#${link} names no heading (${[...slugs].join(", ")})`);
+  });
+
   // One test per block, in README order (they share the server, like a reader following along).
   blocks.forEach((block, index) => {
     if (block.lang !== "sh") return;
