@@ -222,8 +222,9 @@ function report(name: string, runs: Run[]): number {
 
 async function benchServer(adminUrl: string) {
   const db = await createTestDatabase(adminUrl);
-  const server = await startServer({ env: { AEGIS_AUDIT_DB: db.url, AEGIS_LOG_LEVEL: "warn" } });
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
+    server = await startServer({ env: { AEGIS_AUDIT_DB: db.url, AEGIS_LOG_LEVEL: "warn" } });
     // Warm-up.
     await restRun(server.url, "/api/v1/execute");
     const rest = { evaluate: [] as Run[], execute: [] as Run[] };
@@ -251,7 +252,7 @@ async function benchServer(adminUrl: string) {
     await c.end();
     console.log(`audit rows written: ${fmt(rows[0].n)} (still pending: ${rows[0].pending})`);
   } finally {
-    await server.stop("SIGTERM");
+    await server?.stop("SIGTERM");
     await db.drop();
   }
 }

@@ -218,8 +218,10 @@ if (adminUrl === null) {
       const proxy = await tcpProxy(pgPort);
       const viaProxy = new URL(db.url);
       viaProxy.port = String(proxy.port);
-      const server = await startServer({ env: { AEGIS_AUDIT_DB: viaProxy.toString() } });
+      let started: ServerProcess | undefined;
       try {
+        const server = await startServer({ env: { AEGIS_AUDIT_DB: viaProxy.toString() } });
+        started = server;
         await waitReady(server.url);
         const l = load(() => server.url);
         await l.until(() => l.acks.length >= 200, "200 acknowledged executes");
@@ -249,7 +251,7 @@ if (adminUrl === null) {
         assert.deepEqual(l.otherStatus, [], "only 200 and 503 answers");
         assertAllPresent(l.acks, await pgRows(db.url));
       } finally {
-        await server.kill();
+        await started?.kill();
         await proxy.cut();
         await db.drop();
       }
@@ -261,8 +263,10 @@ if (adminUrl === null) {
       await proxy.cut();
       const viaProxy = new URL(db.url);
       viaProxy.port = String(proxy.port);
-      const server = await startServer({ env: { AEGIS_AUDIT_DB: viaProxy.toString() } });
+      let started: ServerProcess | undefined;
       try {
+        const server = await startServer({ env: { AEGIS_AUDIT_DB: viaProxy.toString() } });
+        started = server;
         const ready = await get(server.url, "/ready");
         assert.equal(ready.status, 503);
         assert.match(ready.text, /audit store unavailable/);
@@ -282,7 +286,7 @@ if (adminUrl === null) {
           ["late"],
         );
       } finally {
-        await server.kill();
+        await started?.kill();
         await proxy.cut();
         await db.drop();
       }
