@@ -31,7 +31,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -676,9 +676,14 @@ async function main(): Promise<void> {
     const all: Array<Map<string, Result>> = [];
     for (let i = 1; i <= runs; i++) {
       process.stderr.write(`run ${i}/${runs}\n`);
+      const before = loadavg()[0] ?? Number.NaN;
       const r = await oneRun(cerbosBin);
       all.push(r);
-      printTable(`run ${i}`, [...r.values()]);
+      // The load average says whether something else shared the CPUs with this run.
+      printTable(
+        `run ${i} (1-min load average: ${fmt(before, 1)} before, ${fmt(loadavg()[0] ?? Number.NaN, 1)} after)`,
+        [...r.values()],
+      );
       for (const line of ratioLines((n) => r.get(n)?.rps)) console.log(line);
     }
     if (runs > 1) {
