@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import {
   chmodSync,
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -247,6 +248,10 @@ describe("README examples", () => {
     assert.ok(links.length > 5);
     for (const link of links)
       assert.ok(slugs.has(link), `#${link} names no heading (${[...slugs].join(", ")})`);
+    const files = [...outside.matchAll(/\]\(([^)#:]+)\)/g)].map((m) => m[1] ?? "");
+    assert.ok(files.length > 5);
+    for (const f of files)
+      assert.ok(existsSync(join(repoRoot, f)), `the README links to ${f}, which does not exist`);
   });
 
   // One test per block, in README order (they share the server, like a reader following along).
