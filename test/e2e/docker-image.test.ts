@@ -455,21 +455,44 @@ async function probe(
 }
 
 /** Waits until the HEALTHCHECK command passes, as Docker retries it during the start period. */
+/** Docker duration ("30s", "1m30s", "500ms") in milliseconds. */
+function durationMs(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h)/g)) {
+    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  }
+  return ms;
+}
+
+interface HealthTiming {
+  readonly "start-period"?: string | undefined;
+  readonly interval?: string | undefined;
+  readonly retries?: string | undefined;
+}
+
+/**
+ * Waits until the health check passes. Docker calls a container unhealthy only after the start
+ * period plus `retries` failed checks `interval` apart; this polls faster and gives up then.
+ */
 async function waitHealthy(
   image: Image,
   container: Container,
   command: readonly string[] = image.healthcheck.command,
   binds: readonly string[] = [],
+  timing: HealthTiming = image.healthcheck.flags,
 ): Promise<void> {
-  const startPeriod = Number.parseInt(image.healthcheck.flags["start-period"] ?? "30", 10);
-  const deadline = Date.now() + Math.max(startPeriod, 30) * 1000;
+  const limit =
+    durationMs(timing["start-period"], 0) +
+    Number(timing.retries ?? "3") * durationMs(timing.interval, 30_000);
+  const deadline = Date.now() + limit;
   for (;;) {
     assert.ok(container.alive(), `the server exited:\n${container.output}`);
     const r = await runOnce(image, command, container.pid, 10_000, binds);
     if (r.status === 0) return;
     assert.ok(
       Date.now() < deadline,
-      `the HEALTHCHECK never passed; last exit ${r.status}: ${r.stdout}${r.stderr}\n${container.output}`,
+      `the health check still failed after ${limit} ms; last exit ${r.status}: ${r.stdout}${r.stderr}\n${container.output}`,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -599,7 +622,7 @@ describe("Docker image (the Dockerfile repeated with bubblewrap, no Docker engin
       command: string[];
       environment: Record<string, string | null>;
       volumes: string[];
-      healthcheck: { test: string[] };
+      healthcheck: { test: string[]; start_period?: string; interval?: string; retries?: number };
       read_only: boolean;
       tmpfs: string[];
       cap_drop: string[];
@@ -652,7 +675,12 @@ describe("Docker image (the Dockerfile repeated with bubblewrap, no Docker engin
     containers.push(c);
     t.after(() => c.kill());
     assert.equal(svc.healthcheck.test[0], "CMD");
-    await waitHealthy(image, c, svc.healthcheck.test.slice(1), binds);
+    const hc = svc.healthcheck;
+    await waitHealthy(image, c, hc.test.slice(1), binds, {
+      "start-period": hc.start_period,
+      interval: hc.interval,
+      retries: String(hc.retries),
+    });
     assert.match(c.output, /0\.0\.0\.0:8000/);
 
     const out = await probe(
