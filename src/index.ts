@@ -29,16 +29,16 @@ export type { BoundAddress, TlsFiles } from "./server/listener.js";
 export type { AegisServer, AegisServerOptions };
 
 /**
- * Creates an Aegis server: loads the policy file, opens the audit store, and returns an object
- * with `listen({host, port})` (resolves with the bound address), `close()` (graceful) and the
- * Node request handler for embedding. Async because loading the policy and opening the audit
- * store are.
+ * Creates an Aegis server and returns at once; the policy file loads and the audit store opens in
+ * the background. The object has `listen({host, port})` (resolves with the bound address, rejects
+ * if startup failed), `close()` (graceful, flushes the audit queue), `ready` and the Node request
+ * handler for embedding.
  *
  * ```ts
- * const server = await createServer({ policyPath: "policy.yaml", auditDb: "memory:" });
+ * const server = createServer({ policyPath: "policy.yaml", auditDb: "memory:" });
  * const { url } = await server.listen({ host: "127.0.0.1", port: 8000 });
  * ```
  */
-export function createServer(options: AegisServerOptions = {}): Promise<AegisServer> {
+export function createServer(options: AegisServerOptions = {}): AegisServer {
   return createAegisServer(options);
 }

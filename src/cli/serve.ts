@@ -44,10 +44,10 @@ export async function run(args: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const policyPath = resolve(config.policyPath);
-  let server: Awaited<ReturnType<typeof createAegisServer>> | undefined;
+  let server: AegisServer | undefined;
   let address: Awaited<ReturnType<AegisServer["listen"]>>;
   try {
-    server = await createAegisServer({ config: { ...config, policyPath }, logger });
+    server = createAegisServer({ config: { ...config, policyPath }, logger });
     address = await server.listen({ host: config.host, port: config.port });
   } catch (err) {
     const code = fail(err instanceof Error ? err.message : String(err));

@@ -32,12 +32,19 @@ export interface AegisServerOptions {
 }
 
 export interface AegisServer {
-  /** Resolves with the bound address (use port 0 for a free port). */
+  /** Resolves with the bound address (use port 0 for a free port); rejects when startup failed. */
   listen(options?: { host?: string; port?: number }): Promise<BoundAddress>;
   /** Graceful: NOT_SERVING, stop accepting, finish in-flight requests (10 s at most), flush audit. */
   close(): Promise<void>;
-  /** The Node request handler (http and http2 compatible) for embedding in your own server. */
+  /**
+   * The Node request handler (http and http2 compatible) for embedding in your own server.
+   * Requests that arrive while the server is still starting wait for it; if startup failed they
+   * get 503 with the reason.
+   */
   readonly handler: NodeHandler;
+  /** Settles when the policy is loaded and the audit store is open; rejects with the startup error. */
+  readonly ready: Promise<void>;
+  /** The governance service; throws until `ready` has resolved. */
   readonly governance: GovernanceService;
   readonly logger: Logger;
 }
@@ -64,15 +71,32 @@ export function resolveConfig(partial: Partial<Config> = {}): Config {
 
 export const SHUTDOWN_GRACE_MS = 10_000;
 
-export async function createAegisServer(options: AegisServerOptions = {}): Promise<AegisServer> {
-  const config = resolveConfig({
-    ...options.config,
-    ...(options.policyPath !== undefined ? { policyPath: options.policyPath } : {}),
-    ...(options.auditDb !== undefined ? { auditDb: options.auditDb } : {}),
-  });
-  const logger = options.logger ?? createLogger(config.logLevel);
+/** What startup builds; everything a running server needs. */
+interface Components {
+  readonly governance: GovernanceService;
+  readonly health: HealthState;
+  readonly auth: Authenticator;
+  readonly rh: ReturnType<typeof createRequestHandler>;
+  readonly tls: { cert: Buffer; key: Buffer } | undefined;
+}
 
+async function readTlsFile(path: string, name: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new AegisError("invalid_argument", `${name}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+async function start(config: Config, options: AegisServerOptions, logger: Logger): Promise<Components> {
   const holder = await PolicyHolder.fromFile(config.policyPath, { logger });
+  const tls =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? {
+          cert: await readTlsFile(config.tlsCert, "AEGIS_TLS_CERT"),
+          key: await readTlsFile(config.tlsKey, "AEGIS_TLS_KEY"),
+        }
+      : undefined;
   const sessionId = randomBytes(6).toString("hex");
 
   let audit: AuditBackend | undefined;
@@ -90,6 +114,23 @@ export async function createAegisServer(options: AegisServerOptions = {}): Promi
     logger.info({ audit: store.location, kind: store.kind }, "audit store opened");
   }
 
+  try {
+    return assemble(config, options, logger, holder, audit, sessionId, tls);
+  } catch (err) {
+    await audit?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function assemble(
+  config: Config,
+  options: AegisServerOptions,
+  logger: Logger,
+  holder: PolicyHolder,
+  audit: AuditBackend | undefined,
+  sessionId: string,
+  tls: Components["tls"],
+): Components {
   const governance = new GovernanceService({ policy: holder, maxBatch: config.maxBatch, audit, sessionId });
   const health = new HealthState(governance);
   const auth = new Authenticator({ apiKey: config.apiKey, adminKey: config.adminKey });
@@ -102,82 +143,110 @@ export async function createAegisServer(options: AegisServerOptions = {}): Promi
     maxBodyBytes: config.maxBodyBytes,
   });
 
-  let tls: { cert: Buffer; key: Buffer } | undefined;
-  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
-    const read = async (path: string, name: string) => {
-      try {
-        return await readFile(path);
-      } catch (err) {
-        throw new AegisError("invalid_argument", `${name}: cannot read ${path}: ${(err as Error).message}`);
-      }
-    };
-    tls = {
-      cert: await read(config.tlsCert, "AEGIS_TLS_CERT"),
-      key: await read(config.tlsKey, "AEGIS_TLS_KEY"),
-    };
-  }
-
   if (options.watchPolicy !== false) holder.watch();
   void health.refresh().catch(() => undefined);
   health.startPolling();
+  return { governance, health, auth, rh, tls };
+}
+
+function warnAboutOpenAccess(auth: Authenticator, config: Config, host: string, logger: Logger): void {
+  if (!auth.open && config.apiKey === undefined && !isLoopback(host)) {
+    logger.error(
+      { host },
+      "SECURITY WARNING: bound beyond loopback with AEGIS_ADMIN_KEY but no AEGIS_API_KEY: evaluate, execute and audit are open to anyone who can reach this port",
+    );
+  }
+  if (!auth.open) return;
+  if (isLoopback(host)) {
+    logger.warn({}, "development mode: AEGIS_API_KEY and AEGIS_ADMIN_KEY are not set, every route is open");
+  } else {
+    logger.error(
+      { host },
+      "SECURITY WARNING: bound beyond loopback with no AEGIS_API_KEY or AEGIS_ADMIN_KEY: anyone who can reach this port can change the policy and run actions",
+    );
+  }
+}
+
+async function bind(listener: Listener, host: string, port: number): Promise<BoundAddress> {
+  try {
+    return await listener.listen(host, port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE")
+      throw new AegisError("unavailable", `port ${port} on ${host} is already in use`);
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+      throw new AegisError("invalid_argument", `cannot bind to host ${host}: address not available`);
+    }
+    if (code === "EACCES") throw new AegisError("permission_denied", `no permission to bind ${host}:${port}`);
+    throw err;
+  }
+}
+
+/**
+ * Synchronous like the original's `create_app`: the returned object is usable at once (its
+ * handler can be mounted right away) while the policy loads and the audit store opens; `listen`
+ * and `ready` surface a startup failure.
+ */
+export function createAegisServer(options: AegisServerOptions = {}): AegisServer {
+  const config = resolveConfig({
+    ...options.config,
+    ...(options.policyPath !== undefined ? { policyPath: options.policyPath } : {}),
+    ...(options.auditDb !== undefined ? { auditDb: options.auditDb } : {}),
+  });
+  const logger = options.logger ?? createLogger(config.logLevel);
+
+  let components: Components | undefined;
+  const starting = start(config, options, logger).then((c) => {
+    components = c;
+    return c;
+  });
+  const ready = starting.then(() => undefined);
+  // Rejections surface through listen()/ready/handler; never as an unhandled rejection.
+  ready.catch(() => undefined);
+
+  const handler: NodeHandler = (req, res) => {
+    if (components) return components.rh.handler(req, res);
+    starting.then(
+      (c) => c.rh.handler(req, res),
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        res.writeHead(503, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: `server failed to start: ${message}` }));
+      },
+    );
+  };
 
   let listener: Listener | undefined;
   let closing: Promise<void> | undefined;
 
   return {
-    handler: rh.handler,
-    governance,
+    handler,
+    ready,
     logger,
+    get governance(): GovernanceService {
+      if (!components) throw new Error("the server is still starting: await server.ready first");
+      return components.governance;
+    },
     async listen(opts = {}) {
+      const c = await starting;
       if (listener) throw new Error("already listening");
       const host = opts.host ?? config.host;
-      const port = opts.port ?? config.port;
-      const l = new Listener({ handler: rh.handler, tls });
-      let bound: BoundAddress;
-      try {
-        bound = await l.listen(host, port);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "EADDRINUSE")
-          throw new AegisError("unavailable", `port ${port} on ${host} is already in use`);
-        if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
-          throw new AegisError("invalid_argument", `cannot bind to host ${host}: address not available`);
-        }
-        if (code === "EACCES")
-          throw new AegisError("permission_denied", `no permission to bind ${host}:${port}`);
-        throw err;
-      }
+      const l = new Listener({ handler: c.rh.handler, tls: c.tls });
+      const bound = await bind(l, host, opts.port ?? config.port);
       listener = l;
-      if (!auth.open && config.apiKey === undefined && !isLoopback(host)) {
-        logger.error(
-          { host },
-          "SECURITY WARNING: bound beyond loopback with AEGIS_ADMIN_KEY but no AEGIS_API_KEY: evaluate, execute and audit are open to anyone who can reach this port",
-        );
-      }
-      if (auth.open) {
-        if (isLoopback(host)) {
-          logger.warn(
-            {},
-            "development mode: AEGIS_API_KEY and AEGIS_ADMIN_KEY are not set, every route is open",
-          );
-        } else {
-          logger.error(
-            { host },
-            "SECURITY WARNING: bound beyond loopback with no AEGIS_API_KEY or AEGIS_ADMIN_KEY: anyone who can reach this port can change the policy and run actions",
-          );
-        }
-      }
+      warnAboutOpenAccess(c.auth, config, host, logger);
       return bound;
     },
     close() {
-      if (!closing) {
-        closing = (async () => {
-          health.beginShutdown();
-          rh.beginShutdown();
+      closing ??= starting.then(
+        async (c) => {
+          c.health.beginShutdown();
+          c.rh.beginShutdown();
           await listener?.close(SHUTDOWN_GRACE_MS);
-          await governance.close();
-        })();
-      }
+          await c.governance.close();
+        },
+        () => undefined, // startup failed: nothing was left open (start cleans up after itself)
+      );
       return closing;
     },
   };
