@@ -10,8 +10,9 @@
 // The Aegis server runs at its default log level with the seed's default policy. Each run prints a
 // table; with several runs (BENCH_RUNS, default 3) the medians and the ratios of the medians follow.
 //
-//   --profile     afterwards, profile the gRPC Evaluate path (node --cpu-prof on the server during an
-//                 h2load run) and print the top self-time functions and a summary by area
+//   --profile     afterwards, profile the gRPC Evaluate path and the no-op RPC (node --cpu-prof on the
+//                 server during an h2load run each): top self-time functions, a summary by area, and
+//                 where Evaluate spends more CPU per request than the no-op
 //   --runs N      number of runs (default BENCH_RUNS or 3)
 //   --only-profile  skip the runs, profile only
 //
@@ -569,11 +570,25 @@ function area(url: string, fn: string): string {
   return "other";
 }
 
+interface ProfileSummary {
+  /** Busy (non-idle) CPU time per request, µs. */
+  readonly busyPerRequest: number;
+  readonly areas: Map<string, number>;
+  readonly functions: Map<string, number>;
+}
+
 /**
- * Self time per function of the samples taken in [endTime - fromEndUs - lengthUs, endTime - fromEndUs]:
- * the load window, so that startup (PGlite, module loading) and shutdown do not count.
+ * Self time per function of the samples taken in [endTime - fromEndUs - lengthUs, endTime - fromEndUs]
+ * (the measured load window: startup, PGlite and shutdown do not count), printed as shares of busy
+ * time and as µs per request.
  */
-function summariseProfile(file: string, fromEndUs: number, lengthUs: number): void {
+function summariseProfile(
+  title: string,
+  file: string,
+  fromEndUs: number,
+  lengthUs: number,
+  requests: number,
+): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -590,58 +605,89 @@ function summariseProfile(file: string, fromEndUs: number, lengthUs: number): vo
   const idleIds = prof.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id);
   const idle = idleIds.reduce((a, id) => a + (self.get(id) ?? 0), 0);
   const busy = total - idle;
-  const fnSelf = new Map<string, number>();
-  const areaSelf = new Map<string, number>();
+  const functions = new Map<string, number>();
+  const areas = new Map<string, number>();
   for (const [id, us] of self) {
     const n = byId.get(id);
-    if (!n) continue;
+    if (!n || n.callFrame.functionName === "(idle)") continue;
     const { functionName, url, lineNumber } = n.callFrame;
     const short = url.replace(/^file:\/\/.*\/node_modules\//, "").replace(/^file:\/\/.*\/dist\//, "dist/");
     const key = `${functionName || "(anonymous)"}  ${short}${short ? `:${lineNumber + 1}` : ""}`;
-    fnSelf.set(key, (fnSelf.get(key) ?? 0) + us);
+    functions.set(key, (functions.get(key) ?? 0) + us / requests);
     const a = area(url, functionName);
-    areaSelf.set(a, (areaSelf.get(a) ?? 0) + us);
+    areas.set(a, (areas.get(a) ?? 0) + us / requests);
   }
-  const pct = (us: number) => `${((100 * us) / busy).toFixed(1)}%`.padStart(6);
-  console.log(`\nCPU profile of the server during the measured h2load gRPC Evaluate window (${file})`);
+  const busyPerRequest = busy / requests;
+  const row = (us: number) =>
+    `${`${((100 * us) / busyPerRequest).toFixed(1)}%`.padStart(6)} ${`${us.toFixed(1)} µs/req`.padStart(13)}`;
+  console.log(`\nCPU profile of the server, ${title}, measured window only (${file})`);
   console.log(
-    `  sampled ${(total / 1e6).toFixed(1)} s, idle ${((100 * idle) / total).toFixed(1)}%; shares below are of busy time`,
+    `  sampled ${(total / 1e6).toFixed(1)} s, idle ${((100 * idle) / total).toFixed(1)}%, ${requests} requests: ` +
+      `${busyPerRequest.toFixed(0)} µs of busy CPU per request`,
   );
   console.log("\n  self time by area:");
-  for (const [a, us] of [...areaSelf].filter(([a]) => a !== "idle").sort((x, y) => y[1] - x[1])) {
-    console.log(`    ${pct(us)}  ${a}`);
-  }
+  for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1])) console.log(`    ${row(us)}  ${a}`);
   console.log("\n  top 25 functions by self time:");
-  for (const [k, us] of [...fnSelf]
-    .filter(([k]) => !k.startsWith("(idle)"))
-    .sort((x, y) => y[1] - x[1])
-    .slice(0, 25)) {
-    console.log(`    ${pct(us)}  ${k}`);
-  }
+  for (const [k, us] of [...functions].sort((x, y) => y[1] - x[1]).slice(0, 25))
+    console.log(`    ${row(us)}  ${k}`);
+  return { busyPerRequest, areas, functions };
 }
 
-async function profileGrpc(): Promise<void> {
+async function profileGrpc(
+  title: string,
+  path: string,
+  message: Uint8Array,
+): Promise<ProfileSummary | undefined> {
   const dir = mkdtempSync(join(tmpdir(), "aegis-cpuprof-"));
   const server = await startServer({ nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
   let result: Result;
   let loadEnded = Date.now();
   try {
     await verifyAegis(server);
-    result = await h2(NAMES.aegisGrpc, `${server.url}${evaluatePath}`, evaluateMessage);
+    result = await h2(title, `${server.url}${path}`, message);
     loadEnded = Date.now();
   } finally {
     const exit = await server.stop();
     if (exit.code !== 0) console.log(`server exit ${JSON.stringify(exit)}: the profile may be missing`);
   }
   const exitedAt = Date.now();
-  console.log(`\nprofiled run: ${fmt(result.rps)} req/s (slower than unprofiled runs: the profiler costs)`);
+  console.log(`\nprofiled run of ${title}: ${fmt(result.rps)} req/s (the profiler costs some throughput)`);
   const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"));
   if (files.length === 0) {
     console.log(`no .cpuprofile written in ${dir}`);
-    return;
+    return undefined;
   }
-  // Only the measured window (after the warm-up) of the load counts.
-  summariseProfile(join(dir, files[0]!), (exitedAt - loadEnded) * 1000, DURATION_S * 1e6);
+  const requests = Math.round(result.rps * DURATION_S);
+  return summariseProfile(
+    title,
+    join(dir, files[0]!),
+    (exitedAt - loadEnded) * 1000,
+    DURATION_S * 1e6,
+    requests,
+  );
+}
+
+/** Profiles gRPC Evaluate and the no-op RPC, then prints where Evaluate spends more per request. */
+async function profileBoth(): Promise<void> {
+  const evaluate = await profileGrpc(NAMES.aegisGrpc, evaluatePath, evaluateMessage);
+  const noop = await profileGrpc(NAMES.aegisNoop, healthPath, healthMessage);
+  if (!evaluate || !noop) return;
+  const diff = (a: Map<string, number>, b: Map<string, number>) =>
+    [...new Set([...a.keys(), ...b.keys()])]
+      .map((k) => [k, (a.get(k) ?? 0) - (b.get(k) ?? 0)] as const)
+      .sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]));
+  console.log(
+    `\nEvaluate minus no-op, busy CPU per request: ${evaluate.busyPerRequest.toFixed(0)} - ${noop.busyPerRequest.toFixed(0)} = ` +
+      `${(evaluate.busyPerRequest - noop.busyPerRequest).toFixed(0)} µs`,
+  );
+  console.log("  by area:");
+  for (const [k, d] of diff(evaluate.areas, noop.areas).slice(0, 12)) {
+    console.log(`    ${`${d >= 0 ? "+" : ""}${d.toFixed(1)} µs`.padStart(11)}  ${k}`);
+  }
+  console.log("  by function (largest 20 differences):");
+  for (const [k, d] of diff(evaluate.functions, noop.functions).slice(0, 20)) {
+    console.log(`    ${`${d >= 0 ? "+" : ""}${d.toFixed(1)} µs`.padStart(11)}  ${k}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -711,7 +757,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (profile) await profileGrpc();
+  if (profile) await profileBoth();
 }
 
 main().then(
