@@ -12,7 +12,7 @@
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, parseServeArgs } from "../config.js";
 import { createLogger } from "../server/logger.js";
-import { type AegisServer, createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
+import { createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
 import { readVersion } from "../version.js";
 
 const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
@@ -44,19 +44,58 @@ export async function run(args: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const policyPath = resolve(config.policyPath);
-  let server: AegisServer | undefined;
-  let address: Awaited<ReturnType<AegisServer["listen"]>>;
+  const server = createAegisServer({ config: { ...config, policyPath }, logger });
+  const listening = server.listen({ host: config.host, port: config.port });
+
+  // Signals are handled from the first moment: in a container this process is PID 1, where an
+  // unhandled SIGTERM is ignored, and opening a fresh embedded store can take seconds.
+  let stopping = false;
+  const stopped = new Promise<number>((done) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      logger.warn({ signal, grace_ms: SHUTDOWN_GRACE_MS }, "shutting down");
+      const exit = (code: number) => {
+        done(code);
+        // Nothing may keep a stopped server alive (a stuck client, a library timer).
+        setTimeout(() => process.exit(code), 200).unref();
+      };
+      // A startup that never finishes (a policy path that blocks) must not keep us alive forever.
+      setTimeout(() => {
+        logger.error({ grace_ms: SHUTDOWN_GRACE_MS }, "shutdown did not finish in time; exiting");
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS * 2).unref();
+      // Let a startup in progress finish binding first, so close() sees the listener.
+      listening
+        .catch(() => undefined)
+        .then(() => server.close())
+        .then(
+          () => {
+            logger.warn({}, "stopped");
+            exit(0);
+          },
+          (err: unknown) => {
+            logger.error({ err: err instanceof Error ? err.message : String(err) }, "shutdown failed");
+            exit(1);
+          },
+        );
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+
+  let address: Awaited<typeof listening>;
   try {
-    server = createAegisServer({ config: { ...config, policyPath }, logger });
-    address = await server.listen({ host: config.host, port: config.port });
+    address = await listening;
   } catch (err) {
+    if (stopping) return stopped;
     const code = fail(err instanceof Error ? err.message : String(err));
     // Release the audit store (its lock, a pool) and make sure nothing keeps the process up.
     setTimeout(() => process.exit(code), 2000).unref();
-    await server?.close().catch(() => undefined);
+    await server.close().catch(() => undefined);
     return code;
   }
-  const running = server;
+  if (stopping) return stopped;
 
   // The listening line shows even at AEGIS_LOG_LEVEL=ERROR: scripts rely on it to find the port.
   const startup = logger.isLevelEnabled("warn") ? logger : logger.child({}, { level: "warn" });
@@ -72,36 +111,12 @@ export async function run(args: string[]): Promise<number> {
     "listening",
   );
 
-  return new Promise<number>((done) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      logger.warn({ signal, grace_ms: SHUTDOWN_GRACE_MS }, "shutting down");
-      const exit = (code: number) => {
-        done(code);
-        // Nothing may keep a stopped server alive (a stuck client, a library timer).
-        setTimeout(() => process.exit(code), 200).unref();
-      };
-      running.close().then(
-        () => {
-          logger.warn({}, "stopped");
-          exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err: err instanceof Error ? err.message : String(err) }, "shutdown failed");
-          exit(1);
-        },
-      );
-    };
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
-    // A bug in one request must not take the server down; it is logged and the request gets a 500.
-    process.on("uncaughtException", (err) =>
-      logger.error({ err: err.message, stack: err.stack }, "uncaught exception"),
-    );
-    process.on("unhandledRejection", (err) =>
-      logger.error({ err: err instanceof Error ? err.message : String(err) }, "unhandled rejection"),
-    );
-  });
+  // A bug in one request must not take the server down; it is logged and the request gets a 500.
+  process.on("uncaughtException", (err) =>
+    logger.error({ err: err.message, stack: err.stack }, "uncaught exception"),
+  );
+  process.on("unhandledRejection", (err) =>
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, "unhandled rejection"),
+  );
+  return stopped;
 }

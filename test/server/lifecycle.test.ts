@@ -1,8 +1,9 @@
 // Startup and shutdown: createServer's graceful close with a request in flight, TLS with ALPN on
 // one port, and the CLI's one-line startup errors and SIGTERM exit.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import https from "node:https";
 import net from "node:net";
 import { join } from "node:path";
@@ -11,8 +12,8 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { AuditBackend } from "../../src/governance/index.js";
 import { createServer, GovernanceService } from "../../src/index.js";
-import { examplesDir } from "../support/paths.js";
-import { makeTempDir, runCli, startServer } from "../support/server-process.js";
+import { cliPath, examplesDir } from "../support/paths.js";
+import { makeTempDir, poll, runCli, serverEnv, startServer } from "../support/server-process.js";
 import { call, startHarness } from "./harness.js";
 
 const policyPath = join(examplesDir, "policy.yaml");
@@ -225,6 +226,35 @@ describe("aegis serve", () => {
     } finally {
       blocker.close();
     }
+  });
+
+  test("SIGTERM during startup is handled, not fatal (PID 1 in a container)", async () => {
+    // The policy is a FIFO: startup blocks reading it, and our open() for writing returns exactly
+    // when the server has opened it, so the signal provably lands while the server is starting.
+    const fifo = join(tmp.path, "policy-fifo.yaml");
+    execFileSync("mkfifo", [fifo]);
+    const child = spawn(process.execPath, [cliPath, "serve", fifo, "--port", "0"], {
+      env: serverEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.on("exit", (code, signal) => r({ code, signal })),
+    );
+    const writer = await open(fifo, "w");
+    child.kill("SIGTERM");
+    await poll(() => (stdout.includes("shutting down") ? true : undefined), {
+      what: "the shutdown log line",
+    });
+    await writer.writeFile(readFileSync(policyPath));
+    await writer.close();
+    const { code, signal } = await exited;
+    assert.equal(signal, null, "the process handled SIGTERM instead of being killed by it");
+    assert.equal(code, 0);
+    assert.doesNotMatch(stdout, /"msg":"listening"/);
   });
 
   test("logs the listening line, serves, and exits 0 on SIGTERM", async () => {
