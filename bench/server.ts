@@ -13,6 +13,7 @@
 //   --profile     afterwards, profile the gRPC Evaluate path and the no-op RPC (node --cpu-prof on the
 //                 server during an h2load run each): top self-time functions, a summary by area, and
 //                 where Evaluate spends more CPU per request than the no-op
+//   --profile-rest  likewise for REST Evaluate (wrk); implies no runs
 //   --runs N      number of runs (default BENCH_RUNS or 3)
 //   --only-profile  skip the runs, profile only
 //
@@ -633,10 +634,13 @@ function summariseProfile(
   return { busyPerRequest, areas, functions };
 }
 
-async function profileGrpc(
+function profileGrpc(title: string, path: string, message: Uint8Array): Promise<ProfileSummary | undefined> {
+  return profileLoad(title, (server) => h2(title, `${server.url}${path}`, message));
+}
+
+async function profileLoad(
   title: string,
-  path: string,
-  message: Uint8Array,
+  load: (server: ServerProcess) => Promise<Result>,
 ): Promise<ProfileSummary | undefined> {
   const dir = mkdtempSync(join(tmpdir(), "aegis-cpuprof-"));
   const server = await startServer({ nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
@@ -644,7 +648,7 @@ async function profileGrpc(
   let loadEnded = Date.now();
   try {
     await verifyAegis(server);
-    result = await h2(title, `${server.url}${path}`, message);
+    result = await load(server);
     loadEnded = Date.now();
   } finally {
     const exit = await server.stop();
@@ -697,7 +701,7 @@ async function main(): Promise<void> {
   const runsArg = argv.indexOf("--runs");
   const runs = Number(runsArg >= 0 ? argv[runsArg + 1] : (process.env["BENCH_RUNS"] ?? 3));
   const profile = argv.includes("--profile") || argv.includes("--only-profile");
-  const onlyProfile = argv.includes("--only-profile");
+  const onlyProfile = argv.includes("--only-profile") || argv.includes("--profile-rest");
 
   const tools = [
     `wrk: ${which("wrk") ?? "missing (apt-get install -y wrk); using autocannon"}`,
@@ -758,6 +762,11 @@ async function main(): Promise<void> {
     }
   }
   if (profile) await profileBoth();
+  if (argv.includes("--profile-rest")) {
+    await profileLoad(NAMES.aegisRest, (server) =>
+      http1(NAMES.aegisRest, `${server.url}/api/v1/evaluate`, REST_BODY),
+    );
+  }
 }
 
 main().then(
