@@ -39,15 +39,22 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, max: number)
       }
       chunks.push(chunk);
     });
+    let ended = false;
     req.on("end", () => {
+      ended = true;
       if (over) reject(tooLarge(max));
       else
         resolve(chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size));
     });
     req.on("error", reject);
     // A client that goes away mid-body: settle instead of leaving the request pending forever.
-    req.on("close", () =>
-      reject(new AegisError("invalid_argument", "Request body incomplete: the client closed the connection")),
-    );
+    // "close" also fires after every complete body: building the error then was ~10% of a REST call.
+    req.on("close", () => {
+      if (!ended) {
+        reject(
+          new AegisError("invalid_argument", "Request body incomplete: the client closed the connection"),
+        );
+      }
+    });
   });
 }
