@@ -5,6 +5,12 @@ import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import {
+  type EvaluateBatchRequest,
+  type EvaluateBatchResponse,
+  EvaluateBatchResponseSchema,
+  type EvaluateRequest,
+  type EvaluateResponse,
+  EvaluateResponseSchema,
   GovernanceService as GovernanceServiceDesc,
   type QueryAuditRequest,
 } from "../../gen/aegis/v1/governance_service_pb.js";
@@ -179,19 +185,27 @@ export function auditQueryFromProto(q: QueryAuditRequest): AuditQuery {
   };
 }
 
+/** Evaluate, shared by the Connect handler and the unary gRPC fast path (grpc-fast-path.ts). */
+export function evaluateRpc(gov: GovernanceService, req: EvaluateRequest): EvaluateResponse {
+  return create(EvaluateResponseSchema, {
+    decision: decisionToProto(gov.evaluate(actionFromProto(req.action))),
+  });
+}
+
+/** EvaluateBatch, shared like evaluateRpc; the batch limit is enforced by the governance service. */
+export function evaluateBatchRpc(gov: GovernanceService, req: EvaluateBatchRequest): EvaluateBatchResponse {
+  const actions = req.actions.map((a, i) => actionFromProto(a, i));
+  return create(EvaluateBatchResponseSchema, { decisions: gov.evaluateBatch(actions).map(decisionToProto) });
+}
+
 function execContext(ctx: HandlerContext) {
   return { requestId: ctx.requestHeader.get("x-request-id") ?? undefined, signal: ctx.signal };
 }
 
 export function registerGovernance(router: ConnectRouter, gov: GovernanceService, health: HealthState): void {
   router.service(GovernanceServiceDesc, {
-    evaluate(req) {
-      return { decision: decisionToProto(gov.evaluate(actionFromProto(req.action))) };
-    },
-    evaluateBatch(req) {
-      const actions = req.actions.map((a, i) => actionFromProto(a, i));
-      return { decisions: gov.evaluateBatch(actions).map(decisionToProto) };
-    },
+    evaluate: (req) => evaluateRpc(gov, req),
+    evaluateBatch: (req) => evaluateBatchRpc(gov, req),
     async execute(req, ctx) {
       return {
         result: executeResultToProto(await gov.execute(actionFromProto(req.action), execContext(ctx))),

@@ -3,7 +3,7 @@
 // Connect). Auth and limits are enforced on both branches by the same code: the REST branch calls
 // the Authenticator directly, the Connect branch through an interceptor (Connect interceptors do
 // not run for REST), and the batch limit lives in the governance service both branches call.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import {
   Code,
@@ -20,6 +20,7 @@ import { type Authenticator, accessOf, type HeaderGetter } from "./auth.js";
 import { registerGovernance } from "./connect-service.js";
 import type { Cors } from "./cors.js";
 import { asAegisError, httpStatusOf, INTERNAL_MESSAGE, toConnectError } from "./errors.js";
+import { createGrpcFastPath, type GrpcFastPath, takePreread } from "./grpc-fast-path.js";
 import { type HealthState, registerHealth } from "./health.js";
 import type { Logger } from "./logger.js";
 import { readBody } from "./private/body.js";
@@ -52,6 +53,11 @@ const SAFE_ID = /^[\w.:-]{1,128}$/;
 
 export interface AegisRequestHandler {
   readonly handler: NodeHandler;
+  /**
+   * For the listener's HTTP/2 `stream` event, ahead of Node's compat layer: the unary gRPC fast
+   * path for Evaluate and EvaluateBatch (grpc-fast-path.ts). False: not taken, use `handler`.
+   */
+  readonly stream: GrpcFastPath;
   readonly restPaths: readonly string[];
   /** From now on HTTP/1.1 responses say `Connection: close`. */
   beginShutdown(): void;
@@ -103,6 +109,39 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
   // Read once: the level is fixed for the life of the process, and this runs on every request.
   const logRequests = logger.isLevelEnabled("info");
 
+  const requestIdOf = (headers: IncomingHttpHeaders): string => {
+    const incoming = headers["x-request-id"];
+    return typeof incoming === "string" && SAFE_ID.test(incoming)
+      ? incoming
+      : idPrefix + (++counter).toString(36);
+  };
+
+  const grpcFast = createGrpcFastPath({
+    governance,
+    auth,
+    logger,
+    maxBodyBytes,
+    requestId: requestIdOf,
+    // The same line as the compat path's below; gRPC answers are always HTTP 200 over h2.
+    logRequest: logRequests
+      ? (requestId, path, start) =>
+          logger.info(
+            {
+              req_id: requestId,
+              method: "POST",
+              path,
+              status: 200,
+              proto: "h2",
+              ms: Number(process.hrtime.bigint() - start) / 1e6,
+            },
+            "request",
+          )
+      : undefined,
+  });
+  const stream: GrpcFastPath = (s, headers, compat) =>
+    // CORS headers are the compat path's job; gRPC clients send no Origin, browsers use gRPC-Web.
+    cors.enabled && headers.origin !== undefined ? false : grpcFast(s, headers, compat);
+
   async function serveRest(
     req: NodeRequest,
     res: NodeResponse,
@@ -151,9 +190,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
 
   const handler: NodeHandler = (req, res) => {
     const tagged = req as Tagged;
-    const incoming = req.headers["x-request-id"];
-    const requestId =
-      typeof incoming === "string" && SAFE_ID.test(incoming) ? incoming : idPrefix + (++counter).toString(36);
+    const requestId = requestIdOf(req.headers);
     tagged[REQUEST_ID] = requestId;
     if (shuttingDown && req.httpVersionMajor === 1) res.setHeader("connection", "close");
 
@@ -195,7 +232,11 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
       const m = router.match(req.method ?? "GET", path);
       if (m === undefined) {
         res.setHeader("x-request-id", requestId);
-        connect(req as never, res as never);
+        connect(
+          req as never,
+          res as never,
+          req.httpVersionMajor === 2 ? takePreread(req as Http2ServerRequest) : undefined,
+        );
         return;
       }
       if (m.kind === "method_not_allowed") {
@@ -212,6 +253,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
 
   return {
     handler,
+    stream,
     restPaths: router.paths,
     beginShutdown() {
       shuttingDown = true;

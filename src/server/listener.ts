@@ -7,6 +7,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import type { GrpcFastPath } from "./grpc-fast-path.js";
 import type { NodeHandler } from "./handler.js";
 
 export interface TlsFiles {
@@ -16,6 +17,8 @@ export interface TlsFiles {
 
 export interface ListenerOptions {
   readonly handler: NodeHandler;
+  /** Sees each HTTP/2 stream before Node's compat layer does (the unary gRPC fast path). */
+  readonly stream?: GrpcFastPath | undefined;
   readonly tls?: TlsFiles | undefined;
 }
 
@@ -78,10 +81,30 @@ export class Listener {
       // noDelay: gRPC answers are small writes; Nagle + delayed ACK would add ~40 ms to each.
       this.server = net.createServer({ noDelay: true }, (socket) => this.sniff(socket));
     }
+    if (options.stream) this.interceptStreams(options.stream);
     this.h2.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
     });
+  }
+
+  /**
+   * Node's compat layer (request/response objects) is a `stream` listener the http2 server adds for
+   * the request handler. It is taken off and called only for streams the fast path does not take.
+   */
+  private interceptStreams(fast: GrpcFastPath): void {
+    const server = this.h2;
+    const compat = server.listeners("stream") as Array<(...args: unknown[]) => void>;
+    server.removeAllListeners("stream");
+    server.on(
+      "stream",
+      (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => {
+        const toCompat = () => {
+          for (const l of compat) l.call(server, stream, headers, flags, raw);
+        };
+        if (!fast(stream, headers, toCompat)) toCompat();
+      },
+    );
   }
 
   private track(socket: Duplex): void {

@@ -231,7 +231,7 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
       const c = await starting;
       if (listener) throw new Error("already listening");
       const host = opts.host ?? config.host;
-      const l = new Listener({ handler: c.rh.handler, tls: c.tls });
+      const l = new Listener({ handler: c.rh.handler, stream: c.rh.stream, tls: c.tls });
       const bound = await bind(l, host, opts.port ?? config.port);
       listener = l;
       warnAboutOpenAccess(c.auth, config, host, logger);

@@ -64,7 +64,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     logger: createLogger("silent"),
     maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
   });
-  const listener = new Listener({ handler: rh.handler, tls: o.tls });
+  const listener = new Listener({ handler: rh.handler, stream: rh.stream, tls: o.tls });
   const bound = await listener.listen("127.0.0.1", 0);
   return {
     url: bound.url,

@@ -120,14 +120,20 @@ function correct(
   return res;
 }
 
-export function createConnectAdapter(options: AdapterOptions): (req: NodeReq, res: NodeRes) => void {
+/**
+ * `body`, when given, replaces the request body: the gRPC fast path hands over a request it has
+ * started to read (the bytes it buffered, then the rest of the stream).
+ */
+export type ConnectAdapter = (req: NodeReq, res: NodeRes, body?: AsyncIterable<Uint8Array>) => void;
+
+export function createConnectAdapter(options: AdapterOptions): ConnectAdapter {
   const router = createConnectRouter({
     acceptCompression: [compressionGzip, compressionBrotli],
     ...options,
   });
   options.routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
-  return (req, res) => {
+  return (req, res, body) => {
     const url = req.url ?? "";
     const q = url.indexOf("?");
     const handler = paths.get(q < 0 ? url : url.slice(0, q));
@@ -136,7 +142,7 @@ export function createConnectAdapter(options: AdapterOptions): (req: NodeReq, re
       return;
     }
     const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
-    handler(uReq)
+    handler(body === undefined ? uReq : { ...uReq, body })
       .then((uRes) => {
         const fixed = correct(uRes, res);
         return fixed instanceof Promise
