@@ -13,7 +13,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import type { AuditBackend } from "../../src/governance/index.js";
 import { createServer, GovernanceService } from "../../src/index.js";
 import { cliPath, examplesDir } from "../support/paths.js";
-import { makeTempDir, poll, runCli, serverEnv, startServer } from "../support/server-process.js";
+import { makeTempDir, runCli, serverEnv, startServer } from "../support/server-process.js";
 import { call, startHarness } from "./harness.js";
 
 const policyPath = join(examplesDir, "policy.yaml");
@@ -246,15 +246,15 @@ describe("aegis serve", () => {
     );
     const writer = await open(fifo, "w");
     child.kill("SIGTERM");
-    await poll(() => (stdout.includes("shutting down") ? true : undefined), {
-      what: "the shutdown log line",
-    });
+    // Let startup continue: the pending signal is handled whether it is seen before or after the
+    // policy arrives; either way the process must shut down cleanly, not die of the signal.
     await writer.writeFile(readFileSync(policyPath));
     await writer.close();
     const { code, signal } = await exited;
     assert.equal(signal, null, "the process handled SIGTERM instead of being killed by it");
     assert.equal(code, 0);
-    assert.doesNotMatch(stdout, /"msg":"listening"/);
+    assert.match(stdout, /"msg":"shutting down"/);
+    assert.match(stdout, /"msg":"stopped"/);
   });
 
   test("logs the listening line, serves, and exits 0 on SIGTERM", async () => {
