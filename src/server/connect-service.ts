@@ -37,6 +37,7 @@ import type { ActionRequest, EvaluateResult, ExecuteResult } from "../governance
 import type { Approval as ApprovalName, RiskLevel as RiskName } from "../policy/types.js";
 import { readVersion } from "../version.js";
 import type { HealthState } from "./health.js";
+import { invert } from "./private/invert.js";
 
 const RISK_TO_PROTO: Record<RiskName, RiskLevel> = {
   LOW: RiskLevel.LOW,
@@ -44,12 +45,7 @@ const RISK_TO_PROTO: Record<RiskName, RiskLevel> = {
   HIGH: RiskLevel.HIGH,
   CRITICAL: RiskLevel.CRITICAL,
 };
-const RISK_FROM_PROTO: Partial<Record<RiskLevel, RiskName>> = {
-  [RiskLevel.LOW]: "LOW",
-  [RiskLevel.MEDIUM]: "MEDIUM",
-  [RiskLevel.HIGH]: "HIGH",
-  [RiskLevel.CRITICAL]: "CRITICAL",
-};
+const RISK_FROM_PROTO = invert(RISK_TO_PROTO);
 const APPROVAL_TO_PROTO: Record<ApprovalName, Approval> = {
   auto: Approval.AUTO,
   approve: Approval.APPROVE,
@@ -62,13 +58,7 @@ const STATUS_TO_PROTO: Record<string, ResultStatus> = {
   failed: ResultStatus.FAILED,
   pending: ResultStatus.PENDING,
 };
-const STATUS_FROM_PROTO: Partial<Record<ResultStatus, string>> = {
-  [ResultStatus.SUCCESS]: "success",
-  [ResultStatus.BLOCKED]: "blocked",
-  [ResultStatus.DENIED]: "denied",
-  [ResultStatus.FAILED]: "failed",
-  [ResultStatus.PENDING]: "pending",
-};
+const STATUS_FROM_PROTO = invert(STATUS_TO_PROTO);
 
 function emptyToUndefined(s: string): string | undefined {
   return s === "" ? undefined : s;

@@ -2,6 +2,7 @@
 // the same failure the same way.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AegisError, type ErrorCode } from "../errors.js";
+import { invert } from "./private/invert.js";
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_argument: 400,
@@ -25,16 +26,7 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   internal: Code.Internal,
 };
 
-const FROM_CONNECT: Partial<Record<Code, ErrorCode>> = {
-  [Code.InvalidArgument]: "invalid_argument",
-  [Code.Unauthenticated]: "unauthenticated",
-  [Code.PermissionDenied]: "permission_denied",
-  [Code.NotFound]: "not_found",
-  [Code.ResourceExhausted]: "resource_exhausted",
-  [Code.Unavailable]: "unavailable",
-  [Code.Unimplemented]: "unimplemented",
-  [Code.Internal]: "internal",
-};
+const FROM_CONNECT = invert(CONNECT_CODE);
 
 export const INTERNAL_MESSAGE = "Internal server error";
 
