@@ -11,8 +11,9 @@
 // `aegis: <message>` on stderr (the policy's problems one per following line) and exit code 1.
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, parseServeArgs } from "../config.js";
+import type { BoundAddress } from "../server/listener.js";
 import { createLogger } from "../server/logger.js";
-import { createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
+import { type AegisServer, createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
 import { readVersion } from "../version.js";
 
 const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
@@ -44,11 +45,14 @@ export async function run(args: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   const policyPath = resolve(config.policyPath);
-  const server = createAegisServer({ config: { ...config, policyPath }, logger });
-  const listening = server.listen({ host: config.host, port: config.port });
 
   // Signals are handled from the first moment: in a container this process is PID 1, where an
-  // unhandled SIGTERM is ignored, and opening a fresh embedded store can take seconds.
+  // unhandled SIGTERM is ignored, and opening a fresh embedded store can take seconds. The
+  // handlers go in before createAegisServer, whose first file read is already under way when it
+  // returns; a signal handler only runs from the event loop, so `server` and `listening` (set
+  // below in this same synchronous run) are always assigned by then.
+  let server: AegisServer;
+  let listening: Promise<BoundAddress>;
   let stopping = false;
   const stopped = new Promise<number>((done) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -83,6 +87,8 @@ export async function run(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  server = createAegisServer({ config: { ...config, policyPath }, logger });
+  listening = server.listen({ host: config.host, port: config.port });
 
   let address: Awaited<typeof listening>;
   try {
