@@ -11,6 +11,12 @@
 //   in the queue and are retried until written or until `completionDeadlineMs` passes;
 // - a row the database refuses (bad data) is retried alone, so it cannot fail its batch-mates;
 // - close() refuses new inserts, drains what is queued (completions included), then resolves.
+//
+// Overlap: when a flush commits, the callers of its completions reply to their clients (a socket
+// write each), and the callers of its inserts start their executors and queue completions for the
+// next flush. The completions' promises are therefore resolved only once the next flush has been
+// sent, so PostgreSQL commits it while those replies are written instead of after (measured with
+// 50 connections: the gap between flushes was a fifth of each cycle).
 import { AegisError } from "../errors.js";
 import type { AuditStore, NewAuditRow, RowCompletion, StoreHealth } from "./audit-store.js";
 import { RETRY_AFTER_SECONDS } from "./store-errors.js";
@@ -69,6 +75,9 @@ export class BatchWriter {
   private down: { reason: string; since: Date } | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private drainWaiters: (() => void)[] = [];
+  /** Committed completions whose callers have not been told yet (see "Overlap" above). */
+  private replies: CompleteItem[] = [];
+  private repliesScheduled = false;
   private flushes = 0;
   private rows = 0;
   private largestFlush = 0;
@@ -143,7 +152,7 @@ export class BatchWriter {
   /** Refuses new inserts, writes everything queued, stops the probe. Does not close the store. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.queue.length > 0 || this.flushing) {
+    if (this.queue.length > 0 || this.flushing || this.replies.length > 0) {
       await new Promise<void>((resolve) => {
         this.drainWaiters.push(resolve);
         this.schedule();
@@ -170,6 +179,7 @@ export class BatchWriter {
 
   private async flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0 || this.down !== null) {
+      this.releaseReplies();
       this.checkDrained();
       return;
     }
@@ -177,16 +187,50 @@ export class BatchWriter {
     const batch = this.queue.splice(0, this.maxBatchRows);
     const inserts = batch.filter((i): i is InsertItem => i.kind === "insert");
     this.queuedInserts -= inserts.length;
+    const committed: CompleteItem[] = [];
     try {
-      await this.write(batch);
+      const writing = this.write(batch, committed);
+      // The statement is on its way; now the previous flush's callers may reply.
+      this.releaseReplies();
+      await writing;
     } finally {
       this.flushing = false;
     }
+    this.replies.push(...committed);
     if (this.queue.length > 0) this.schedule();
+    this.scheduleReplies();
     this.checkDrained();
   }
 
-  private async write(batch: Item[]): Promise<void> {
+  /**
+   * Resolves the held completions on the next turn of the event loop unless a flush is due then
+   * (it releases them itself once its statement is sent). Queued after the flush's own timer
+   * when the inserts' callers queue completions, so the flush goes first.
+   */
+  private scheduleReplies(): void {
+    if (this.repliesScheduled || this.replies.length === 0) return;
+    this.repliesScheduled = true;
+    setImmediate(() => {
+      this.repliesScheduled = false;
+      if (this.scheduled) {
+        // A flush runs after this callback and releases the replies; make sure one always does.
+        setImmediate(() => this.releaseReplies());
+        return;
+      }
+      this.releaseReplies();
+      this.checkDrained();
+    });
+  }
+
+  private releaseReplies(): void {
+    if (this.replies.length === 0) return;
+    const replies = this.replies;
+    this.replies = [];
+    for (const c of replies) c.resolve();
+  }
+
+  /** Writes `batch`; resolves its inserts, and hands its committed completions to `committed`. */
+  private async write(batch: Item[], committed: CompleteItem[]): Promise<void> {
     const inserts = batch.filter((i): i is InsertItem => i.kind === "insert");
     const completes = batch.filter((i): i is CompleteItem => i.kind === "complete");
     try {
@@ -202,7 +246,7 @@ export class BatchWriter {
         if (id === undefined) item.reject(new AegisError("internal", "audit write returned no id"));
         else item.resolve(id);
       });
-      for (const c of completes) c.resolve();
+      committed.push(...completes);
     } catch (err) {
       const e =
         err instanceof AegisError ? err : new AegisError("internal", `audit write failed: ${String(err)}`);
@@ -216,7 +260,7 @@ export class BatchWriter {
       }
       if (batch.length > 1) {
         // One bad row must not fail the others: write each alone.
-        for (const item of batch) await this.write([item]);
+        for (const item of batch) await this.write([item], committed);
         return;
       }
       for (const item of batch) item.reject(e);
@@ -303,7 +347,8 @@ export class BatchWriter {
   }
 
   private checkDrained(): void {
-    if (this.flushing || this.queue.length > 0 || this.drainWaiters.length === 0) return;
+    if (this.flushing || this.queue.length > 0 || this.replies.length > 0 || this.drainWaiters.length === 0)
+      return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();

@@ -1,7 +1,8 @@
 // The AuditStore over any SqlDriver: the SQL both backends share, and the row <-> AuditRecord
 // mapping. A flush is ONE statement (inserts and completions together), so it is one commit and
-// one round trip; its rows travel as a single jsonb parameter, so a flush of any size stays under
-// PostgreSQL's parameter limit and the statement text never changes (one cached plan).
+// one round trip; its new rows travel as a single json parameter and its completions as four
+// arrays, so a flush of any size stays under PostgreSQL's parameter limit and the statement text
+// never changes (one cached plan).
 import { AegisError } from "../errors.js";
 import type { AuditQuery, AuditRecord } from "../governance/types.js";
 import type { Approval, RiskLevel } from "../policy/types.js";
@@ -37,14 +38,26 @@ const RECORDSET_TYPES = `i integer, session_id text, "timestamp" timestamptz, ac
   agent_id text, parent_agent_id text, chain_id text, chain_depth integer, policy_hash text`;
 
 /**
- * $1: jsonb array of new rows (each with its input index `i`), $2: jsonb array of completions.
- * The `input` CTE draws the ids (it is materialised: nextval is volatile), the INSERT and the final
- * SELECT read the same ids, so every caller learns the id of its own row.
+ * $1: json array of new rows (each with its input index `i`); $2..$5: the completions as parallel
+ * arrays (id, result_status, result_data, result_error). The `input` CTE draws the ids (it is
+ * materialised: nextval is volatile), the INSERT and the final SELECT read the same ids, so every
+ * caller learns the id of its own row.
+ *
+ * Why it is written this way (each choice measured, see bench/audit.ts and issue 4's notes):
+ * - `json`, not `jsonb`: the parameter is read once, so converting it to jsonb first only costs
+ *   (about 3 us per row). The jsonb columns are still stored as jsonb.
+ * - The completion UPDATE finds its rows by primary key only (`id = ANY($2)`), with no join and
+ *   no indexable condition on result_status (`IS TRUE` keeps the pending check a plain filter).
+ *   Given `result_status = 'pending'` the planner may read the rows through the status index's
+ *   `pending` range, which holds an entry for every completed row until VACUUM: that scan grows
+ *   with the load and took the server from 11k to 4.6k executes/s within 15 s. A join with a
+ *   table scan is the other trap: planned once when the table was small, the cached plan kept
+ *   scanning a growing table. The PostgreSQL store's write connection also disables seq scans.
  */
 export const WRITE_BATCH_SQL = `
 WITH input AS (
   SELECT nextval('audit_log_id_seq') AS id, r.*
-  FROM (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${RECORDSET_TYPES}) ORDER BY x.i) AS r
+  FROM (SELECT * FROM json_to_recordset($1::json) AS x(${RECORDSET_TYPES}) ORDER BY x.i) AS r
 ),
 ins AS (
   INSERT INTO audit_log (id, ${COLUMNS.join(", ")})
@@ -52,11 +65,12 @@ ins AS (
 ),
 upd AS (
   UPDATE audit_log AS a
-  SET result_status = c.result_status, result_data = c.result_data, result_error = c.result_error
-  FROM jsonb_to_recordset($2::jsonb) AS c(id bigint, result_status text, result_data jsonb, result_error text)
-  WHERE a.id = c.id AND a.result_status = 'pending'
+  SET result_status = ($3::text[])[array_position($2::bigint[], a.id)],
+      result_data = ($4::jsonb[])[array_position($2::bigint[], a.id)],
+      result_error = ($5::text[])[array_position($2::bigint[], a.id)]
+  WHERE a.id = ANY($2::bigint[]) AND (a.result_status = 'pending') IS TRUE
 )
-SELECT i, id FROM input ORDER BY i`;
+SELECT i, id FROM input`;
 
 const SELECT_COLUMNS = `id, ${COLUMNS.join(", ")}`;
 
@@ -86,15 +100,21 @@ function insertJson(rows: readonly NewAuditRow[]): string {
   );
 }
 
-function completionJson(rows: readonly RowCompletion[]): string {
-  return JSON.stringify(
-    rows.map((c) => ({
-      id: c.id,
-      result_status: c.resultStatus,
-      result_data: c.resultData ?? null,
-      result_error: c.resultError,
-    })),
-  );
+/** The completions as the four parallel arrays $2..$5 of WRITE_BATCH_SQL. */
+function completionArrays(
+  rows: readonly RowCompletion[],
+): [number[], string[], (string | null)[], (string | null)[]] {
+  const ids: number[] = [];
+  const statuses: string[] = [];
+  const data: (string | null)[] = [];
+  const errors: (string | null)[] = [];
+  for (const c of rows) {
+    ids.push(c.id);
+    statuses.push(c.resultStatus);
+    data.push(c.resultData === undefined || c.resultData === null ? null : JSON.stringify(c.resultData));
+    errors.push(c.resultError);
+  }
+  return [ids, statuses, data, errors];
 }
 
 /** `bigint` comes back from pg as a string and from PGlite as a number or bigint. */
@@ -212,7 +232,7 @@ export class SqlAuditStore implements AuditStore {
     try {
       ({ rows } = await this.driver.write<{ i: number | string; id: unknown }>(WRITE_BATCH_SQL, [
         insertJson(inserts),
-        completionJson(completions),
+        ...completionArrays(completions),
       ]));
     } catch (err) {
       throw toStoreError(err, "audit write");

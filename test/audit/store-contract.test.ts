@@ -186,6 +186,41 @@ function contract(
         assert.equal(again[0]?.result_status, "success");
       }));
 
+    test("completions carry any JSON result and any error text intact", () =>
+      withStore(async (h) => {
+        // Completions travel as PostgreSQL array literals: quotes, backslashes, braces, commas,
+        // NULL-looking text and non-ASCII must survive the escaping.
+        const results: [unknown, string | null][] = [
+          ['a "quoted" \\ back\\slash {brace}, comma', 'error with "quotes", {braces} and \\'],
+          [{ nested: { list: [1, "two", null, { three: 3 }] }, emoji: "é ✓ 🚀" }, "NULL"],
+          [[1, 2, 3], "line one\nline two\ttab"],
+          [42, ""],
+          [null, null],
+          ["NULL", "{}"],
+        ];
+        const ids = await h.store.writeBatch(
+          results.map(() => row()),
+          [],
+        );
+        await h.store.writeBatch(
+          [],
+          results.map(([data, error], n) => ({
+            id: ids[n]!,
+            resultStatus: error === null ? "success" : "failed",
+            resultData: data,
+            resultError: error,
+          })),
+        );
+        const byId = new Map((await h.store.query(q())).map((r) => [r.id, r]));
+        results.forEach(([data, error], n) => {
+          const rec = byId.get(ids[n]!);
+          assert.deepEqual(rec?.result_data, data, `result_data of completion ${n}`);
+          // An empty error is stored as given and read back as null (AuditRecord's convention).
+          assert.equal(rec?.result_error, error === "" ? null : error, `result_error of completion ${n}`);
+          assert.equal(rec?.result_status, error === null ? "success" : "failed");
+        });
+      }));
+
     test("query: every filter, order, after_id cursor, limit and limit 0", () =>
       withStore(async (h) => {
         const t0 = new Date("2026-01-01T00:00:00.000Z");
