@@ -254,3 +254,51 @@ test("markDown (say a failed health check) answers the queued inserts at once", 
   assert.ok(store.committed.has(await inFlight));
   await writer.close();
 });
+
+test("a flush's completions are answered only once the next flush is on its way", async () => {
+  const store = new FakeStore();
+  const writer = new BatchWriter(store);
+  const a = await writer.insert(row());
+  // Each flush from here on is logged when sent and held until its gate opens.
+  const events: string[] = [];
+  const gates = [deferred(), deferred()];
+  const write = store.writeBatch.bind(store);
+  let sent = 0;
+  store.writeBatch = async (inserts, completions) => {
+    const n = sent++;
+    events.push(`flush ${n + 1} sent`);
+    await gates[n]?.promise;
+    const ids = await write(inserts, completions);
+    events.push(`flush ${n + 1} committed`);
+    return ids;
+  };
+  const completion = writer
+    .complete({ id: a, resultStatus: "success", resultData: { ok: true }, resultError: null })
+    .then(() => events.push("completion answered"));
+  while (sent === 0) await new Promise((r) => setImmediate(r));
+  // While flush 1 (the completion) commits, an insert queues for flush 2.
+  const next = writer.insert(row({ actionTarget: "next" }));
+  gates[0]!.resolve();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(events, ["flush 1 sent", "flush 1 committed", "flush 2 sent", "completion answered"]);
+  gates[1]!.resolve();
+  await Promise.all([completion, next]);
+  assert.equal(store.committed.get(a)?.completion?.resultStatus, "success");
+  await writer.close();
+});
+
+test("a completion with no flush after it is still answered, and close waits for it", async () => {
+  const store = new FakeStore();
+  const writer = new BatchWriter(store);
+  const id = await writer.insert(row());
+  let answered = false;
+  const done = writer
+    .complete({ id, resultStatus: "failed", resultData: null, resultError: "boom" })
+    .then(() => {
+      answered = true;
+    });
+  await writer.close();
+  assert.equal(answered, true, "close resolved before the completion's caller was answered");
+  await done;
+  assert.equal(store.committed.get(id)?.completion?.resultError, "boom");
+});

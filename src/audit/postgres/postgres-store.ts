@@ -20,6 +20,15 @@ export interface PostgresStoreOptions {
   readonly onIdleError?: (err: Error) => void;
 }
 
+/**
+ * Run on every connection of the write pool. Flushes run one at a time. Their statement is
+ * prepared once per connection and its generic plan is kept: planned while audit_log was small, a
+ * seq scan looked cheapest and then stayed while the table grew (measured: executes/s fell by
+ * half until autovacuum re-analysed). Without seq scans the completion UPDATE can only use the
+ * primary key (test/audit/write-plan.test.ts).
+ */
+export const WRITE_SESSION_SETUP = "SET enable_seqscan = off";
+
 export function isPostgresUrl(value: string | undefined): value is string {
   return value !== undefined && /^postgres(ql)?:\/\//i.test(value.trim());
 }
@@ -128,13 +137,11 @@ export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
     application_name: "aegis",
   };
   const pool = new pg.Pool({ ...connection, max: options.maxConnections ?? 10 });
-  // Flushes run one at a time. Their statement is prepared once per connection and its generic
-  // plan is kept: planned while audit_log was small, a seq scan looked cheapest and then stayed
-  // while the table grew (measured: executes/s fell by half until autovacuum re-analysed).
-  // Without seq scans the completion UPDATE can only use the primary key.
+  // Flushes run one at a time: one connection, set up for them (WRITE_SESSION_SETUP). A failed
+  // setup surfaces as the error of the flush queued behind it on the same connection.
   const writePool = new pg.Pool({ ...connection, max: 1 });
   writePool.on("connect", (client) => {
-    client.query("SET enable_seqscan = off").catch(() => undefined);
+    client.query(WRITE_SESSION_SETUP).catch(() => undefined);
   });
   // Without a listener an idle connection's error (database restart, pg_terminate_backend, a cut
   // network) would be an unhandled 'error' event and kill the process.
