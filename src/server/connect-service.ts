@@ -11,6 +11,12 @@ import {
   type EvaluateRequest,
   type EvaluateResponse,
   EvaluateResponseSchema,
+  type ExecuteBatchRequest,
+  type ExecuteBatchResponse,
+  ExecuteBatchResponseSchema,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  ExecuteResponseSchema,
   GovernanceService as GovernanceServiceDesc,
   type QueryAuditRequest,
 } from "../../gen/aegis/v1/governance_service_pb.js";
@@ -33,7 +39,7 @@ import {
 import { AegisError } from "../errors.js";
 import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../governance/audit-query.js";
 import type { AuditQuery, AuditRecord, GovernanceService } from "../governance/index.js";
-import type { ActionRequest, EvaluateResult, ExecuteResult } from "../governance/types.js";
+import type { ActionRequest, EvaluateResult, ExecuteResult, ExecutionContext } from "../governance/types.js";
 import type { Approval as ApprovalName, RiskLevel as RiskName } from "../policy/types.js";
 import { readVersion } from "../version.js";
 import type { HealthState } from "./health.js";
@@ -188,7 +194,31 @@ export function evaluateBatchRpc(gov: GovernanceService, req: EvaluateBatchReque
   return create(EvaluateBatchResponseSchema, { decisions: gov.evaluateBatch(actions).map(decisionToProto) });
 }
 
-function execContext(ctx: HandlerContext) {
+/** What an execute RPC hands the governance service: the client's x-request-id, the call's signal. */
+export type RpcExecContext = Pick<ExecutionContext, "requestId" | "signal">;
+
+/** Execute, shared by the Connect handler and the unary gRPC fast path, like evaluateRpc. */
+export async function executeRpc(
+  gov: GovernanceService,
+  req: ExecuteRequest,
+  ctx: RpcExecContext,
+): Promise<ExecuteResponse> {
+  const result = await gov.execute(actionFromProto(req.action), ctx);
+  return create(ExecuteResponseSchema, { result: executeResultToProto(result) });
+}
+
+/** ExecuteBatch, shared like executeRpc; the batch limit is enforced by the governance service. */
+export async function executeBatchRpc(
+  gov: GovernanceService,
+  req: ExecuteBatchRequest,
+  ctx: RpcExecContext,
+): Promise<ExecuteBatchResponse> {
+  const actions = req.actions.map((a, i) => actionFromProto(a, i));
+  const results = await gov.executeBatch(actions, ctx);
+  return create(ExecuteBatchResponseSchema, { results: results.map(executeResultToProto) });
+}
+
+function execContext(ctx: HandlerContext): RpcExecContext {
   return { requestId: ctx.requestHeader.get("x-request-id") ?? undefined, signal: ctx.signal };
 }
 
@@ -196,15 +226,8 @@ export function registerGovernance(router: ConnectRouter, gov: GovernanceService
   router.service(GovernanceServiceDesc, {
     evaluate: (req) => evaluateRpc(gov, req),
     evaluateBatch: (req) => evaluateBatchRpc(gov, req),
-    async execute(req, ctx) {
-      return {
-        result: executeResultToProto(await gov.execute(actionFromProto(req.action), execContext(ctx))),
-      };
-    },
-    async executeBatch(req, ctx) {
-      const actions = req.actions.map((a, i) => actionFromProto(a, i));
-      return { results: (await gov.executeBatch(actions, execContext(ctx))).map(executeResultToProto) };
-    },
+    execute: (req, ctx) => executeRpc(gov, req, execContext(ctx)),
+    executeBatch: (req, ctx) => executeBatchRpc(gov, req, execContext(ctx)),
     async queryAudit(req) {
       const q = auditQueryFromProto(req);
       const records = await gov.queryAudit(q);
