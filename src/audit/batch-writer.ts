@@ -195,8 +195,8 @@ export class BatchWriter {
       await writing;
     } finally {
       this.flushing = false;
+      this.replies.push(...committed);
     }
-    this.replies.push(...committed);
     if (this.queue.length > 0) this.schedule();
     this.scheduleReplies();
     this.checkDrained();
@@ -309,8 +309,17 @@ export class BatchWriter {
     this.failQueuedInserts(
       new AegisError("unavailable", `audit database unavailable: ${reason}`, RETRY_AFTER_SECONDS),
     );
-    if (wasUp) this.options.onHealthChange?.(this.health());
+    if (wasUp) this.notifyHealth();
     this.startProbe();
+  }
+
+  /** Tells onHealthChange; a callback that throws must not break the writer's bookkeeping. */
+  private notifyHealth(): void {
+    try {
+      this.options.onHealthChange?.(this.health());
+    } catch {
+      // The writer's state is already updated; the callback only observes it.
+    }
   }
 
   private startProbe(): void {
@@ -321,7 +330,7 @@ export class BatchWriter {
         if (this.options.probe !== undefined) await this.options.probe();
         else await this.store.ping(this.probeTimeoutMs);
         this.down = null;
-        this.options.onHealthChange?.(this.health());
+        this.notifyHealth();
         this.schedule();
       } catch (err) {
         if (this.down !== null) {

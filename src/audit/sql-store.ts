@@ -46,13 +46,12 @@ const RECORDSET_TYPES = `i integer, session_id text, "timestamp" timestamptz, ac
  * Why it is written this way (each choice measured, see bench/audit.ts and issue 4's notes):
  * - `json`, not `jsonb`: the parameter is read once, so converting it to jsonb first only costs
  *   (about 3 us per row). The jsonb columns are still stored as jsonb.
- * - The completion UPDATE finds its rows by primary key only (`id = ANY($2)`), with no join and
- *   no indexable condition on result_status (`IS TRUE` keeps the pending check a plain filter).
- *   Given `result_status = 'pending'` the planner may read the rows through the status index's
- *   `pending` range, which holds an entry for every completed row until VACUUM: that scan grows
- *   with the load and took the server from 11k to 4.6k executes/s within 15 s. A join with a
- *   table scan is the other trap: planned once when the table was small, the cached plan kept
- *   scanning a growing table. The PostgreSQL store's write connection also disables seq scans.
+ * - The completion UPDATE reaches its rows by primary key (`id = ANY($2)`) and keeps the pending
+ *   check out of any index (`IS TRUE` makes it a plain filter). Given `result_status = 'pending'`
+ *   the planner may read the rows through the status index's `pending` range, which holds an
+ *   entry for every completed row until VACUUM: that scan grows with the load and took the
+ *   server from 11k to 4.6k executes/s within 15 s. The PostgreSQL store's write connection pins
+ *   the rest of the plan (WRITE_SESSION_SETUP in postgres/postgres-store.ts).
  */
 export const WRITE_BATCH_SQL = `
 WITH input AS (
@@ -65,10 +64,10 @@ ins AS (
 ),
 upd AS (
   UPDATE audit_log AS a
-  SET result_status = ($3::text[])[array_position($2::bigint[], a.id)],
-      result_data = ($4::jsonb[])[array_position($2::bigint[], a.id)],
-      result_error = ($5::text[])[array_position($2::bigint[], a.id)]
-  WHERE a.id = ANY($2::bigint[]) AND (a.result_status = 'pending') IS TRUE
+  SET result_status = c.result_status, result_data = c.result_data, result_error = c.result_error
+  FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[])
+    AS c(id, result_status, result_data, result_error)
+  WHERE a.id = ANY($2::bigint[]) AND a.id = c.id AND (a.result_status = 'pending') IS TRUE
 )
 SELECT i, id FROM input`;
 

@@ -279,7 +279,8 @@ test("a flush's completions are answered only once the next flush is on its way"
   // While flush 1 (the completion) commits, an insert queues for flush 2.
   const next = writer.insert(row({ actionTarget: "next" }));
   gates[0]!.resolve();
-  await new Promise((r) => setTimeout(r, 20));
+  while (sent < 2) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
   assert.deepEqual(events, ["flush 1 sent", "flush 1 committed", "flush 2 sent", "completion answered"]);
   gates[1]!.resolve();
   await Promise.all([completion, next]);
@@ -287,18 +288,49 @@ test("a flush's completions are answered only once the next flush is on its way"
   await writer.close();
 });
 
-test("a completion with no flush after it is still answered, and close waits for it", async () => {
+test("a completion with no flush after it is answered at once, not only by close", async () => {
+  const store = new FakeStore();
+  const writer = new BatchWriter(store);
+  const id = await writer.insert(row());
+  const done = writer.complete({ id, resultStatus: "failed", resultData: null, resultError: "boom" });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((r) => {
+    timer = setTimeout(() => r("late"), 1000);
+  });
+  assert.equal(await Promise.race([done.then(() => "answered" as const), late]), "answered");
+  clearTimeout(timer);
+  assert.equal(store.committed.get(id)?.completion?.resultError, "boom");
+  await writer.close();
+});
+
+test("close waits for a completion's caller to be answered", async () => {
   const store = new FakeStore();
   const writer = new BatchWriter(store);
   const id = await writer.insert(row());
   let answered = false;
   const done = writer
-    .complete({ id, resultStatus: "failed", resultData: null, resultError: "boom" })
+    .complete({ id, resultStatus: "success", resultData: null, resultError: null })
     .then(() => {
       answered = true;
     });
   await writer.close();
   assert.equal(answered, true, "close resolved before the completion's caller was answered");
   await done;
-  assert.equal(store.committed.get(id)?.completion?.resultError, "boom");
+});
+
+test("an onHealthChange callback that throws does not break the writer", async () => {
+  const store = new FakeStore();
+  const writer = new BatchWriter(store, {
+    probeIntervalMs: 10,
+    onHealthChange: () => {
+      throw new Error("observer bug");
+    },
+  });
+  store.behaviour = "down";
+  await assert.rejects(writer.insert(row()), isUnavailable);
+  store.behaviour = "ok";
+  while (!writer.health().ok) await new Promise((r) => setTimeout(r, 5));
+  const id = await writer.insert(row());
+  assert.ok(store.committed.has(id));
+  await writer.close();
 });

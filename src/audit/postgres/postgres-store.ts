@@ -21,13 +21,16 @@ export interface PostgresStoreOptions {
 }
 
 /**
- * Run on every connection of the write pool. Flushes run one at a time. Their statement is
- * prepared once per connection and its generic plan is kept: planned while audit_log was small, a
- * seq scan looked cheapest and then stayed while the table grew (measured: executes/s fell by
- * half until autovacuum re-analysed). Without seq scans the completion UPDATE can only use the
- * primary key (test/audit/write-plan.test.ts).
+ * Run on every connection of the write pool, before its first flush. The flush statement is
+ * prepared once per connection and its generic plan kept; these settings leave its completion
+ * UPDATE one shape whatever the statistics say: the listed ids read through the primary key and
+ * hash-joined with the completions, O(rows in the flush). Measured without them: a plan made
+ * while audit_log was small kept seq-scanning the growing table (executes/s halved until
+ * autovacuum re-analysed), and a nested loop over the completions is quadratic in the flush size.
+ * test/audit/write-plan.test.ts checks the plan.
  */
-export const WRITE_SESSION_SETUP = "SET enable_seqscan = off";
+export const WRITE_SESSION_SETUP =
+  "SET enable_seqscan = off; SET enable_nestloop = off; SET enable_mergejoin = off";
 
 export function isPostgresUrl(value: string | undefined): value is string {
   return value !== undefined && /^postgres(ql)?:\/\//i.test(value.trim());
@@ -125,24 +128,37 @@ class PgDriver implements SqlDriver {
   }
 }
 
-export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
-  if (!isPostgresUrl(options.url)) {
-    throw new AegisError("invalid_argument", `not a postgres:// URL: ${redactUrl(options.url)}`);
-  }
-  const connection = {
+function connectionConfig(options: PostgresStoreOptions): pg.PoolConfig {
+  return {
     connectionString: options.url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 1000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: "aegis",
   };
-  const pool = new pg.Pool({ ...connection, max: options.maxConnections ?? 10 });
-  // Flushes run one at a time: one connection, set up for them (WRITE_SESSION_SETUP). A failed
-  // setup surfaces as the error of the flush queued behind it on the same connection.
-  const writePool = new pg.Pool({ ...connection, max: 1 });
-  writePool.on("connect", (client) => {
-    client.query(WRITE_SESSION_SETUP).catch(() => undefined);
-  });
+}
+
+/**
+ * The pool the flushes use: one connection (flushes run one at a time), set up by
+ * WRITE_SESSION_SETUP before it is handed out; a setup that fails fails that flush.
+ */
+export function writePoolConfig(options: PostgresStoreOptions): pg.PoolConfig {
+  return {
+    ...connectionConfig(options),
+    max: 1,
+    // pg-pool awaits this hook (its typings say void).
+    onConnect: (async (client: pg.ClientBase) => {
+      await client.query(WRITE_SESSION_SETUP);
+    }) as unknown as (client: pg.ClientBase) => void,
+  };
+}
+
+export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
+  if (!isPostgresUrl(options.url)) {
+    throw new AegisError("invalid_argument", `not a postgres:// URL: ${redactUrl(options.url)}`);
+  }
+  const pool = new pg.Pool({ ...connectionConfig(options), max: options.maxConnections ?? 10 });
+  const writePool = new pg.Pool(writePoolConfig(options));
   // Without a listener an idle connection's error (database restart, pg_terminate_backend, a cut
   // network) would be an unhandled 'error' event and kill the process.
   pool.on("error", (err) => options.onIdleError?.(err));
