@@ -52,9 +52,15 @@ if (adminUrl === null) {
   }
 
   test("the write connection is set up before it is handed out", async () => {
-    for (const setting of ["enable_seqscan", "enable_nestloop", "enable_mergejoin"]) {
+    const expected: Record<string, string> = {
+      enable_seqscan: "off",
+      enable_nestloop: "off",
+      enable_mergejoin: "off",
+      plan_cache_mode: "force_generic_plan",
+    };
+    for (const [setting, value] of Object.entries(expected)) {
       const { rows } = await client.query<Record<string, string>>(`SHOW ${setting}`);
-      assert.equal(rows[0]?.[setting], "off", setting);
+      assert.equal(rows[0]?.[setting], value, setting);
     }
   });
 
