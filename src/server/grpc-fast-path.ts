@@ -1,8 +1,9 @@
 // A hand-written unary gRPC path for the hot RPCs, Evaluate, EvaluateBatch, Execute and
 // ExecuteBatch, on the raw HTTP/2 stream (the listener offers each stream here before Node's
-// compat layer): one buffered message, decode, auth, the handler, one framed reply and trailers. Connect-Node's generic pipeline
-// (async iterables, an AbortController and signal per request, DOMException on abort) and the
-// compat request/response objects cost far more than the evaluation itself; this path skips them.
+// compat layer): one buffered message, decode, auth, the handler, one framed reply and trailers.
+// Connect-Node's generic pipeline (async iterables, an AbortController and signal per request,
+// DOMException on abort) and the compat request/response objects cost far more than the
+// evaluation itself; this path skips them.
 // (Measured with h2load, 50 connections: the stream API answered ~12-20% more than the same code on
 // the compat request/response.)
 //

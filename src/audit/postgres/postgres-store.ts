@@ -52,8 +52,8 @@ export function redactUrl(url: string): string {
 class PgDriver implements SqlDriver {
   /**
    * @param pool queries, migrations, pings
-   * @param writePool the group-commit flushes (one at a time, so one connection); its sessions
-   *   plan without seq scans, see createPostgresStore
+   * @param writePool the group-commit flushes (one at a time, so one connection), each session
+   *   set up by WRITE_SESSION_SETUP (writePoolConfig)
    */
   constructor(
     private readonly pool: pg.Pool,
