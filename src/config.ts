@@ -21,6 +21,14 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxBatch: number;
+  /** An action's params, as JSON (AEGIS_MAX_PARAMS_BYTES). */
+  readonly maxParamsBytes: number;
+  /** An action's description (AEGIS_MAX_DESCRIPTION_BYTES). */
+  readonly maxDescriptionBytes: number;
+  /** The executor data an audit row records, as JSON (AEGIS_MAX_RESULT_BYTES). */
+  readonly maxResultBytes: number;
+  /** Row data one audit page carries (AEGIS_MAX_AUDIT_PAGE_BYTES). */
+  readonly maxAuditPageBytes: number;
   readonly approvalTimeoutMs: number;
 }
 
@@ -31,6 +39,10 @@ export const DEFAULTS = {
   logLevel: "warn",
   maxBodyBytes: 1024 * 1024,
   maxBatch: 1000,
+  maxParamsBytes: 256 * 1024,
+  maxDescriptionBytes: 16 * 1024,
+  maxResultBytes: 256 * 1024,
+  maxAuditPageBytes: 4 * 1024 * 1024,
   approvalTimeoutMs: 30_000,
 } as const;
 
@@ -164,6 +176,15 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
   const maxBatch =
     batchRaw === undefined ? DEFAULTS.maxBatch : integer(batchRaw, "AEGIS_MAX_BATCH", 1, 1_000_000);
 
+  const bytes = (name: string, fallback: number): number => {
+    const raw = nonEmpty(env, name);
+    return raw === undefined ? fallback : integer(raw, name, 1, 2 ** 31 - 1);
+  };
+  const maxParamsBytes = bytes("AEGIS_MAX_PARAMS_BYTES", DEFAULTS.maxParamsBytes);
+  const maxDescriptionBytes = bytes("AEGIS_MAX_DESCRIPTION_BYTES", DEFAULTS.maxDescriptionBytes);
+  const maxResultBytes = bytes("AEGIS_MAX_RESULT_BYTES", DEFAULTS.maxResultBytes);
+  const maxAuditPageBytes = bytes("AEGIS_MAX_AUDIT_PAGE_BYTES", DEFAULTS.maxAuditPageBytes);
+
   const approvalRaw = nonEmpty(env, "AEGIS_APPROVAL_TIMEOUT");
   let approvalTimeoutMs: number = DEFAULTS.approvalTimeoutMs;
   if (approvalRaw !== undefined) {
@@ -190,6 +211,10 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     corsOrigins,
     maxBodyBytes,
     maxBatch,
+    maxParamsBytes,
+    maxDescriptionBytes,
+    maxResultBytes,
+    maxAuditPageBytes,
     approvalTimeoutMs,
   };
 }

@@ -1,7 +1,7 @@
 // The audit store: where every governed action leaves its row (DESIGN §5). Two backends share one
 // SQL dialect and this interface: PostgreSQL through a `pg` pool and the embedded PGlite store.
 // Writers go through the BatchWriter (group commit); readers call `query` directly.
-import type { AuditQuery, AuditRecord, ResultStatus } from "../governance/types.js";
+import type { AuditPage, AuditQuery, ResultStatus } from "../governance/types.js";
 import type { Approval, RiskLevel } from "../policy/types.js";
 
 export type StoredStatus = ResultStatus | "pending";
@@ -38,6 +38,13 @@ export interface RowCompletion {
   readonly resultError: string | null;
 }
 
+/** A flush whose commit is in doubt: its write id and the time span of its rows. */
+export interface UnacknowledgedWrite {
+  readonly writeId: string;
+  readonly since: Date;
+  readonly until: Date;
+}
+
 export interface StoreHealth {
   readonly ok: boolean;
   /** Why the store is not usable, when `ok` is false. */
@@ -58,9 +65,19 @@ export interface AuditStore {
    * AegisError: `unavailable` when the database cannot be reached, `invalid_argument` when a row's
    * data cannot be stored (say a NUL character), `internal` otherwise.
    */
-  writeBatch(inserts: readonly NewAuditRow[], completions: readonly RowCompletion[]): Promise<number[]>;
-  /** Rows matching `q`, ordered by id; `q.limit` rows at most. */
-  query(q: AuditQuery): Promise<AuditRecord[]>;
+  writeBatch(
+    inserts: readonly NewAuditRow[],
+    completions: readonly RowCompletion[],
+    writeId?: string,
+  ): Promise<number[]>;
+  /**
+   * After a write whose outcome is unknown (its connection failed or timed out after sending):
+   * marks the rows it may have committed that are still `pending` as `failed` with `reason`, since
+   * their callers were answered `unavailable` and their actions never ran. Resolves with how many.
+   */
+  failUnacknowledged(write: UnacknowledgedWrite, reason: string): Promise<number>;
+  /** Rows matching `q`, ordered by id; `q.limit` rows and `q.maxBytes` of row data at most. */
+  query(q: AuditQuery): Promise<AuditPage>;
   /** Resolves when the database answers within `timeoutMs`; rejects with `unavailable` otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;

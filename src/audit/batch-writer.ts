@@ -9,7 +9,12 @@
 //   probe pings the database until it answers, then the breaker closes by itself;
 // - completions (an action that already ran) are never dropped on a connection failure: they wait
 //   in the queue and are retried until written or until `completionDeadlineMs` passes;
-// - a row the database refuses (bad data) is retried alone, so it cannot fail its batch-mates;
+// - a row the database refuses (bad data) is found by halving its batch, so it fails alone at the
+//   cost of a few statements, not one statement per row of the batch;
+// - a flush whose connection fails after the statement went out may still have committed: its
+//   callers were answered `unavailable` and nothing ran, so once the database answers again its
+//   rows still `pending` are marked `failed` (reconciliation; again RECHECK_MS later, for a
+//   commit that was still on its way);
 // - close() refuses new inserts, drains what is queued (completions included), then resolves.
 //
 // Overlap: when a flush commits, the callers of its completions reply to their clients (a socket
@@ -17,9 +22,23 @@
 // next flush. The completions' promises are therefore resolved only once the next flush has been
 // sent, so PostgreSQL commits it while those replies are written instead of after (measured with
 // 50 connections: the gap between flushes was a fifth of each cycle).
+import { randomUUID } from "node:crypto";
 import { AegisError } from "../errors.js";
-import type { AuditStore, NewAuditRow, RowCompletion, StoreHealth } from "./audit-store.js";
+import type {
+  AuditStore,
+  NewAuditRow,
+  RowCompletion,
+  StoreHealth,
+  UnacknowledgedWrite,
+} from "./audit-store.js";
 import { RETRY_AFTER_SECONDS } from "./store-errors.js";
+
+/** What an unacknowledged flush's pending rows are completed with. */
+export const UNACKNOWLEDGED_REASON =
+  "not executed: the audit write was not acknowledged (database unavailable); " +
+  "the caller was answered 503 and the action did not run";
+/** A second reconciliation pass this long after the failure catches a commit that was late. */
+export const RECHECK_MS = 10_000;
 
 export interface BatchWriterOptions {
   /** Most rows one flush writes (default 1000). */
@@ -36,6 +55,8 @@ export interface BatchWriterOptions {
   readonly probe?: () => Promise<void>;
   /** Called when the store goes down or comes back. */
   readonly onHealthChange?: (health: StoreHealth) => void;
+  /** Called when reconciliation marked rows of an unacknowledged flush `failed`. */
+  readonly onReconciled?: (write: UnacknowledgedWrite, rows: number) => void;
 }
 
 export interface WriterStats {
@@ -81,6 +102,9 @@ export class BatchWriter {
   private flushes = 0;
   private rows = 0;
   private largestFlush = 0;
+  /** Flushes with pending rows whose commit is in doubt (see reconcile). */
+  private unacknowledged: { write: UnacknowledgedWrite; at: number }[] = [];
+  private recheckTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: AuditStore,
@@ -159,6 +183,8 @@ export class BatchWriter {
       });
     }
     this.stopProbe();
+    // A last attempt for doubtful flushes; they stay pending if the database is still away.
+    if (this.down === null) await this.reconcile().catch(() => undefined);
   }
 
   private schedule(): void {
@@ -233,10 +259,23 @@ export class BatchWriter {
   private async write(batch: Item[], committed: CompleteItem[]): Promise<void> {
     const inserts = batch.filter((i): i is InsertItem => i.kind === "insert");
     const completes = batch.filter((i): i is CompleteItem => i.kind === "complete");
+    if (this.down !== null) {
+      // An earlier part of a halved batch tripped the breaker: treat the rest like the queue.
+      this.queue.unshift(...completes);
+      const e = new AegisError(
+        "unavailable",
+        `audit database unavailable: ${this.down.reason}`,
+        RETRY_AFTER_SECONDS,
+      );
+      for (const i of inserts) i.reject(e);
+      return;
+    }
+    const writeId = randomUUID();
     try {
       const ids = await this.store.writeBatch(
         inserts.map((i) => i.row),
         completes.map((c) => c.completion),
+        writeId,
       );
       this.flushes++;
       this.rows += batch.length;
@@ -251,6 +290,7 @@ export class BatchWriter {
       const e =
         err instanceof AegisError ? err : new AegisError("internal", `audit write failed: ${String(err)}`);
       if (e.code === "unavailable") {
+        this.noteUnacknowledged(writeId, inserts);
         // Completions go back to the front; they are retried after recovery.
         this.queue.unshift(...completes);
         this.trip(e.message);
@@ -259,12 +299,54 @@ export class BatchWriter {
         return;
       }
       if (batch.length > 1) {
-        // One bad row must not fail the others: write each alone.
-        for (const item of batch) await this.write([item], committed);
+        // One bad row must not fail the others: halve until it is alone.
+        const half = batch.length >> 1;
+        await this.write(batch.slice(0, half), committed);
+        await this.write(batch.slice(half), committed);
         return;
       }
       for (const item of batch) item.reject(e);
     }
+  }
+
+  private noteUnacknowledged(writeId: string, inserts: readonly InsertItem[]): void {
+    let since = Number.POSITIVE_INFINITY;
+    let until = Number.NEGATIVE_INFINITY;
+    for (const i of inserts) {
+      if (i.row.resultStatus !== "pending") continue;
+      const t = i.row.timestamp.getTime();
+      if (t < since) since = t;
+      if (t > until) until = t;
+    }
+    if (since > until) return; // only final rows (blocked, denied): nothing was about to run
+    this.unacknowledged.push({
+      write: { writeId, since: new Date(since), until: new Date(until) },
+      at: Date.now(),
+    });
+  }
+
+  /**
+   * Fails the still-pending rows of every unacknowledged flush. Throws when the store does not
+   * answer (the caller stays down). Flushes younger than RECHECK_MS are checked once more then.
+   */
+  private async reconcile(): Promise<void> {
+    if (this.unacknowledged.length === 0) return;
+    for (const { write } of this.unacknowledged) {
+      const n = await this.store.failUnacknowledged(write, UNACKNOWLEDGED_REASON);
+      if (n > 0) this.options.onReconciled?.(write, n);
+    }
+    const now = Date.now();
+    this.unacknowledged = this.unacknowledged.filter((u) => now - u.at < RECHECK_MS);
+    const first = this.unacknowledged[0];
+    if (first === undefined || this.recheckTimer !== null || this.closing) return;
+    this.recheckTimer = setTimeout(
+      () => {
+        this.recheckTimer = null;
+        if (this.down === null) void this.reconcile().catch(() => undefined);
+      },
+      first.at + RECHECK_MS - now,
+    );
+    this.recheckTimer.unref();
   }
 
   private failQueuedInserts(e: AegisError): void {
@@ -329,6 +411,8 @@ export class BatchWriter {
       try {
         if (this.options.probe !== undefined) await this.options.probe();
         else await this.store.ping(this.probeTimeoutMs);
+        // Nothing new is written until the rows of doubtful flushes are settled.
+        await this.reconcile();
         this.down = null;
         this.notifyHealth();
         this.schedule();
@@ -353,6 +437,8 @@ export class BatchWriter {
   private stopProbe(): void {
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     this.probeTimer = null;
+    if (this.recheckTimer !== null) clearTimeout(this.recheckTimer);
+    this.recheckTimer = null;
   }
 
   private checkDrained(): void {

@@ -52,6 +52,13 @@ CREATE INDEX audit_log_matched_rule_idx  ON audit_log (matched_rule, id);
 CREATE INDEX audit_log_timestamp_idx     ON audit_log ("timestamp", id);
 `,
   },
+  {
+    version: 2,
+    name: "audit_log.write_id",
+    // The flush that wrote a row, so a flush whose commit is in doubt can be found again
+    // (BatchWriter's reconciliation). Read only with the timestamp index: no index of its own.
+    sql: "ALTER TABLE audit_log ADD COLUMN write_id uuid;",
+  },
 ];
 
 export interface MigrationOutcome {

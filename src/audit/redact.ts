@@ -31,7 +31,12 @@ export function redact(value: unknown): unknown {
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-      out[key] = isSecretKey(key) ? REDACTED : redact(inner);
+      const v = isSecretKey(key) ? REDACTED : redact(inner);
+      // `out.__proto__ = v` would set the prototype and drop the key: the audit row would then
+      // differ from the params the policy saw (JSON.parse makes `__proto__` an own key).
+      if (key === "__proto__")
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[key] = v;
     }
     return out;
   }

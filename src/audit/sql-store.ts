@@ -4,9 +4,16 @@
 // arrays, so a flush of any size stays under PostgreSQL's parameter limit and the statement text
 // never changes (one cached plan).
 import { AegisError } from "../errors.js";
-import type { AuditQuery, AuditRecord } from "../governance/types.js";
+import type { AuditPage, AuditQuery, AuditRecord } from "../governance/types.js";
 import type { Approval, RiskLevel } from "../policy/types.js";
-import type { AuditStore, NewAuditRow, RowCompletion, StoredStatus, StoreKind } from "./audit-store.js";
+import type {
+  AuditStore,
+  NewAuditRow,
+  RowCompletion,
+  StoredStatus,
+  StoreKind,
+  UnacknowledgedWrite,
+} from "./audit-store.js";
 import { migrate } from "./migrations.js";
 import type { SqlDriver } from "./sql-driver.js";
 import { toStoreError } from "./store-errors.js";
@@ -39,7 +46,7 @@ const RECORDSET_TYPES = `i integer, session_id text, "timestamp" timestamptz, ac
 
 /**
  * $1: json array of new rows (each with its input index `i`); $2..$5: the completions as parallel
- * arrays (id, result_status, result_data, result_error). The `input` CTE draws the ids (it is
+ * arrays (id, result_status, result_data, result_error); $6: the flush's write id. The `input` CTE draws the ids (it is
  * materialised: nextval is volatile), the INSERT and the final SELECT read the same ids, so every
  * caller learns the id of its own row.
  *
@@ -59,8 +66,8 @@ WITH input AS (
   FROM (SELECT * FROM json_to_recordset($1::json) AS x(${RECORDSET_TYPES}) ORDER BY x.i) AS r
 ),
 ins AS (
-  INSERT INTO audit_log (id, ${COLUMNS.join(", ")})
-  SELECT id, ${COLUMNS.join(", ")} FROM input
+  INSERT INTO audit_log (id, write_id, ${COLUMNS.join(", ")})
+  SELECT id, $6::uuid, ${COLUMNS.join(", ")} FROM input
 ),
 upd AS (
   UPDATE audit_log AS a
@@ -72,6 +79,16 @@ upd AS (
 SELECT i, id FROM input`;
 
 const SELECT_COLUMNS = `id, ${COLUMNS.join(", ")}`;
+
+/** The timestamp index finds the flush's rows; write_id picks them out. */
+const FAIL_UNACKNOWLEDGED_SQL = `
+WITH failed AS (
+  UPDATE audit_log SET result_status = 'failed', result_error = $4
+  WHERE "timestamp" >= $2::timestamptz AND "timestamp" <= $3::timestamptz
+    AND write_id = $1::uuid AND result_status = 'pending'
+  RETURNING 1
+)
+SELECT count(*) AS n FROM failed`;
 
 function insertJson(rows: readonly NewAuditRow[]): string {
   return JSON.stringify(
@@ -174,6 +191,35 @@ export function rowToRecord(row: Record<string, unknown>): AuditRecord {
   };
 }
 
+/** AEGIS_MAX_AUDIT_PAGE_BYTES' default: under the 4 MiB most gRPC clients accept in one message. */
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024;
+const FIRST_CHUNK_ROWS = 50;
+const MAX_CHUNK_ROWS = 1000;
+/** Rough bytes of rows one chunk should carry. */
+const CHUNK_BYTES = 1024 * 1024;
+
+/** A cheap upper-bound-ish estimate of a record's JSON size: its strings plus a fixed overhead. */
+function recordSize(r: AuditRecord): number {
+  return (
+    400 +
+    jsonSize(r.action_params) +
+    jsonSize(r.result_data) +
+    (r.action_desc?.length ?? 0) +
+    (r.result_error?.length ?? 0) +
+    r.action_type.length +
+    r.action_target.length
+  );
+}
+
+function jsonSize(v: unknown): number {
+  if (typeof v === "string") return v.length + 2;
+  if (typeof v !== "object" || v === null) return 8;
+  let n = 2;
+  if (Array.isArray(v)) for (const x of v) n += jsonSize(x) + 1;
+  else for (const k of Object.keys(v)) n += k.length + 4 + jsonSize((v as Record<string, unknown>)[k]);
+  return n;
+}
+
 /** The SELECT for `q`: only the filters present, so every one can use its index. */
 export function buildQuery(q: AuditQuery): { text: string; params: unknown[] } {
   const where: string[] = [];
@@ -223,6 +269,7 @@ export class SqlAuditStore implements AuditStore {
   async writeBatch(
     inserts: readonly NewAuditRow[],
     completions: readonly RowCompletion[],
+    writeId?: string,
   ): Promise<number[]> {
     if (inserts.length === 0 && completions.length === 0) return [];
     // A PostgreSQL that was down at startup gets its schema at the first write after it returns.
@@ -232,6 +279,7 @@ export class SqlAuditStore implements AuditStore {
       ({ rows } = await this.driver.write<{ i: number | string; id: unknown }>(WRITE_BATCH_SQL, [
         insertJson(inserts),
         ...completionArrays(completions),
+        writeId ?? null,
       ]));
     } catch (err) {
       throw toStoreError(err, "audit write");
@@ -241,15 +289,54 @@ export class SqlAuditStore implements AuditStore {
     return ids;
   }
 
-  async query(q: AuditQuery): Promise<AuditRecord[]> {
-    if (q.limit <= 0) return [];
+  /**
+   * Reads in chunks (keyset on id, the same cursor the API offers), sized from the rows already
+   * seen, so memory stays near the byte budget however large single rows are.
+   */
+  async query(q: AuditQuery): Promise<AuditPage> {
+    if (q.limit <= 0) return { records: [], truncated: false };
     if (!this.migrated) await this.migrate();
-    const { text, params } = buildQuery(q);
+    const budget = q.maxBytes ?? DEFAULT_PAGE_BYTES;
+    const records: AuditRecord[] = [];
+    let bytes = 0;
+    let afterId = q.afterId;
+    let chunk = FIRST_CHUNK_ROWS;
+    while (records.length < q.limit) {
+      const want = Math.min(chunk, q.limit - records.length);
+      const { text, params } = buildQuery({ ...q, afterId, limit: want });
+      let rows: Record<string, unknown>[];
+      try {
+        ({ rows } = await this.driver.query(text, params));
+      } catch (err) {
+        throw toStoreError(err, "audit query");
+      }
+      let chunkBytes = 0;
+      for (const row of rows) {
+        const record = rowToRecord(row);
+        const size = recordSize(record);
+        if (records.length > 0 && bytes + size > budget) return { records, truncated: true };
+        records.push(record);
+        bytes += size;
+        chunkBytes += size;
+      }
+      if (rows.length < want) break;
+      afterId = records[records.length - 1]!.id;
+      chunk = Math.max(1, Math.min(MAX_CHUNK_ROWS, Math.floor(CHUNK_BYTES / (chunkBytes / rows.length))));
+    }
+    return { records, truncated: false };
+  }
+
+  async failUnacknowledged(write: UnacknowledgedWrite, reason: string): Promise<number> {
     try {
-      const { rows } = await this.driver.query(text, params);
-      return rows.map(rowToRecord);
+      const { rows } = await this.driver.query<{ n: number | string }>(FAIL_UNACKNOWLEDGED_SQL, [
+        write.writeId,
+        write.since.toISOString(),
+        write.until.toISOString(),
+        reason,
+      ]);
+      return Number(rows[0]?.n ?? 0);
     } catch (err) {
-      throw toStoreError(err, "audit query");
+      throw toStoreError(err, "audit reconciliation");
     }
   }
 

@@ -19,21 +19,39 @@ function bad(param: string, value: string, expected: string): AegisError {
   );
 }
 
-/** Parses an RFC 3339 timestamp, or throws naming `param`. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+/**
+ * Parses an RFC 3339 timestamp, or throws naming `param`. Every field is range-checked first:
+ * `Date` would roll 2026-02-30 over to March 2nd and 24:00 over to the next day.
+ */
 export function parseRfc3339(param: string, value: string): Date {
+  const expected = "an RFC 3339 timestamp such as 2026-01-31T12:00:00Z";
   const m = RFC3339.exec(value.trim());
-  const d = m ? new Date(value.trim().replace(" ", "T")) : null;
-  if (!m || d === null || Number.isNaN(d.getTime())) {
-    throw bad(param, value, "an RFC 3339 timestamp such as 2026-01-31T12:00:00Z");
-  }
-  // Reject calendar overflow (2026-02-30 would roll over to March).
-  const [, , month, day] = m;
-  const monthN = Number(month);
-  const dayN = Number(day);
-  if (monthN < 1 || monthN > 12 || dayN < 1 || dayN > 31) {
-    throw bad(param, value, "an RFC 3339 timestamp such as 2026-01-31T12:00:00Z");
-  }
-  return d;
+  if (!m) throw bad(param, value, expected);
+  const [, y, mo, d, h, mi, s, , zone] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const offset = /^[+-](\d{2}):(\d{2})$/.exec(zone!);
+  const valid =
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth(year, month) &&
+    Number(h) <= 23 &&
+    Number(mi) <= 59 &&
+    Number(s) <= 59 &&
+    (offset === null || (Number(offset[1]) <= 23 && Number(offset[2]) <= 59));
+  if (!valid) throw bad(param, value, `${expected} (that date or time does not exist)`);
+  const date = new Date(value.trim().replace(" ", "T"));
+  if (Number.isNaN(date.getTime())) throw bad(param, value, expected);
+  return date;
 }
 
 function parseNonNegativeInt(param: string, value: string, max: number): number {

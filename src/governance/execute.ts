@@ -14,11 +14,12 @@ import { BatchWriter, type BatchWriterOptions, type WriterStats } from "../audit
 import { redactParams } from "../audit/redact.js";
 import { RETRY_AFTER_SECONDS } from "../audit/store-errors.js";
 import { AegisError } from "../errors.js";
+import { storableText, unstorableJson } from "./action-check.js";
 import type {
   ActionRequest,
   ApprovalHandler,
+  AuditPage,
   AuditQuery,
-  AuditRecord,
   EvaluateResult,
   ExecuteResult,
   ExecutionContext,
@@ -45,6 +46,7 @@ export class AutoApprovalHandler implements ApprovalHandler {
 }
 
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024;
 
 /** The warning the server logs when it runs with the auto-approval default. */
 export const AUTO_APPROVAL_WARNING =
@@ -72,6 +74,8 @@ export interface AuditServiceOptions {
   /** Used when neither the request nor the call context carries one (default: random). */
   readonly sessionId?: string | undefined;
   readonly writer?: BatchWriterOptions | undefined;
+  /** AEGIS_MAX_RESULT_BYTES: executor data recorded at most, as JSON (default 256 KiB). */
+  readonly maxResultBytes?: number | undefined;
   /** How long close() waits for running actions before draining the queue (default 30 s). */
   readonly drainTimeoutMs?: number | undefined;
   readonly logger?: PipelineLogger | undefined;
@@ -83,7 +87,7 @@ export interface AuditService {
   readonly writer: BatchWriter;
   /** Each action on its own, in input order; results in input order. */
   execute(items: readonly DecidedActionLike[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
-  query(q: AuditQuery): Promise<AuditRecord[]>;
+  query(q: AuditQuery): Promise<AuditPage>;
   /** Whether execute can work now: the breaker is closed and the database answers. */
   health(): Promise<StoreHealth>;
   stats(): WriterStats;
@@ -96,11 +100,26 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
-/** JSON-safe copy of the executor's data (what is stored is what is returned). */
-function jsonSafe(data: unknown): unknown {
+class UnstorableData extends Error {}
+
+/**
+ * JSON-safe copy of the executor's data (what is stored is what is returned). Throws
+ * UnstorableData for JSON the audit trail cannot hold exactly, or more than `maxBytes` of it.
+ */
+function jsonSafe(data: unknown, maxBytes: number): unknown {
   if (data === undefined) return null;
   const text = JSON.stringify(data);
-  return text === undefined ? null : (JSON.parse(text) as unknown);
+  if (text === undefined) return null;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    throw new UnstorableData(
+      `it is ${bytes} bytes as JSON; at most ${maxBytes} are recorded (AEGIS_MAX_RESULT_BYTES)`,
+    );
+  }
+  const copy = JSON.parse(text) as unknown;
+  const problem = unstorableJson(copy);
+  if (problem !== undefined) throw new UnstorableData(problem);
+  return copy;
 }
 
 type Verdict = { approved: true } | { approved: false; reason: string };
@@ -112,6 +131,7 @@ class AuditServiceImpl implements AuditService {
   private readonly approvalHandler: ApprovalHandler;
   private readonly approvalTimeoutMs: number;
   private readonly drainTimeoutMs: number;
+  private readonly maxResultBytes: number;
   private readonly logger: PipelineLogger | undefined;
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -127,6 +147,7 @@ class AuditServiceImpl implements AuditService {
     this.approvalHandler = options.approvalHandler ?? new AutoApprovalHandler();
     this.approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     this.drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
+    this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
     this.logger = options.logger;
     this.writer = new BatchWriter(store, {
       ...options.writer,
@@ -135,6 +156,11 @@ class AuditServiceImpl implements AuditService {
         await store.migrate();
         await store.ping(1000);
       },
+      onReconciled: (write, rows) =>
+        this.logger?.warn(
+          { component: "audit", write_id: write.writeId, rows },
+          "rows of an unacknowledged audit write marked failed: their callers were answered 503 and nothing ran",
+        ),
       onHealthChange: (h) => {
         if (h.ok) this.logger?.warn({ component: "audit" }, "audit store available again");
         else this.logger?.error({ component: "audit", reason: h.reason }, "audit store unavailable");
@@ -164,7 +190,7 @@ class AuditServiceImpl implements AuditService {
             target: item.action.target,
             status: "failed",
             data: null,
-            error: `not executed: ${messageOf(err)}`,
+            error: `not executed: ${storableText(messageOf(err))}`,
             decision: item.decision,
             auditId: 0,
           });
@@ -177,8 +203,8 @@ class AuditServiceImpl implements AuditService {
     }
   }
 
-  async query(q: AuditQuery): Promise<AuditRecord[]> {
-    if (q.limit <= 0) return [];
+  async query(q: AuditQuery): Promise<AuditPage> {
+    if (q.limit <= 0) return { records: [], truncated: false };
     return this.store.query(q);
   }
 
@@ -258,7 +284,8 @@ class AuditServiceImpl implements AuditService {
       agentId: action.agentId ? action.agentId : null,
       parentAgentId: action.parentAgentId ? action.parentAgentId : null,
       chainId: action.chainId ? action.chainId : null,
-      chainDepth: action.chainDepth ?? null,
+      // 0 when not sent, as in the original's audit schema.
+      chainDepth: action.chainDepth ?? 0,
       policyHash: decision.policyHash,
     } satisfies Partial<NewAuditRow>;
   }
@@ -330,15 +357,18 @@ class AuditServiceImpl implements AuditService {
     try {
       const out = await this.executor.execute(action, decision, ctx);
       try {
-        data = jsonSafe(out?.data);
+        data = jsonSafe(out?.data, this.maxResultBytes);
         status = "success";
       } catch (err) {
         status = "failed";
-        error = `executor returned data that is not JSON: ${messageOf(err)}`;
+        error =
+          err instanceof UnstorableData
+            ? `executor returned data that cannot be recorded: ${err.message}`
+            : `executor returned data that is not JSON: ${storableText(messageOf(err))}`;
       }
     } catch (err) {
       status = "failed";
-      error = messageOf(err);
+      error = storableText(messageOf(err));
     }
 
     try {
@@ -391,11 +421,14 @@ class AuditServiceImpl implements AuditService {
           if (v?.approved === true) return { approved: true };
           return {
             approved: false,
-            reason: v?.reason ? `Denied: ${v.reason}` : "Denied by approval handler",
+            reason: v?.reason ? `Denied: ${storableText(String(v.reason))}` : "Denied by approval handler",
           };
         } catch (err) {
           // Fail closed: a handler that breaks denies.
-          return { approved: false, reason: `Denied: approval handler failed: ${messageOf(err)}` };
+          return {
+            approved: false,
+            reason: `Denied: approval handler failed: ${storableText(messageOf(err))}`,
+          };
         }
       })();
       return await Promise.race([asked, stopped]);

@@ -4,13 +4,14 @@ import { randomBytes } from "node:crypto";
 import { AegisError } from "../errors.js";
 import { PolicyEvaluationError } from "../policy/index.js";
 import type { Policy, PolicyView } from "../policy/types.js";
+import { type ActionLimits, checkAction, DEFAULT_ACTION_LIMITS } from "./action-check.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
 import { compileObject, compileText } from "./policy-source.js";
 import type {
   ActionRequest,
+  AuditPage,
   AuditQuery,
-  AuditRecord,
   EvaluateResult,
   ExecuteResult,
   ExecutionContext,
@@ -31,7 +32,7 @@ export interface DecidedAction {
 export interface AuditBackend {
   /** Approval -> executor -> audit for each action on its own; results in input order. */
   execute(items: readonly DecidedAction[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
-  query(q: AuditQuery): Promise<AuditRecord[]>;
+  query(q: AuditQuery): Promise<AuditPage>;
   /** Whether execute can work right now (the database answers); feeds /ready and gRPC health. */
   health(): Promise<{ ok: boolean; reason?: string | undefined }>;
   /** Flushes the write queue and releases the store. */
@@ -45,6 +46,10 @@ export interface GovernanceOptions {
   readonly audit?: AuditBackend | undefined;
   /** The process's session id (12 hex characters); random when omitted. */
   readonly sessionId?: string | undefined;
+  /** Per-field bounds on actions (default DEFAULT_ACTION_LIMITS). */
+  readonly actionLimits?: ActionLimits | undefined;
+  /** Row data one audit page carries at most (AEGIS_MAX_AUDIT_PAGE_BYTES; the store's default). */
+  readonly maxAuditPageBytes?: number | undefined;
 }
 
 /** `{yaml}` text or a policy document object. */
@@ -69,9 +74,13 @@ export class GovernanceService {
   readonly maxBatch: number;
   readonly policyHolder: PolicyHolder;
   private readonly audit: AuditBackend | undefined;
+  private readonly limits: ActionLimits;
+  private readonly maxAuditPageBytes: number | undefined;
 
   constructor(options: GovernanceOptions) {
+    this.maxAuditPageBytes = options.maxAuditPageBytes;
     this.policyHolder = options.policy;
+    this.limits = options.actionLimits ?? DEFAULT_ACTION_LIMITS;
     this.maxBatch = options.maxBatch;
     this.audit = options.audit;
     this.sessionId = options.sessionId ?? randomBytes(6).toString("hex");
@@ -83,7 +92,7 @@ export class GovernanceService {
 
   /** Synchronous on purpose: the hot path allocates one result and awaits nothing. */
   evaluate(action: ActionRequest): EvaluateResult {
-    checkAction(action, undefined);
+    checkAction(action, undefined, this.limits);
     return decide(this.policyHolder.current.policy, action);
   }
 
@@ -97,7 +106,7 @@ export class GovernanceService {
   }
 
   async execute(action: ActionRequest, ctx?: Partial<ExecutionContext>): Promise<ExecuteResult> {
-    checkAction(action, undefined);
+    checkAction(action, undefined, this.limits);
     const audit = this.requireAudit();
     const decision = decide(this.policyHolder.current.policy, action);
     const [result] = await audit.execute([{ action, decision }], this.context(ctx));
@@ -117,8 +126,10 @@ export class GovernanceService {
     return audit.execute(items, this.context(ctx));
   }
 
-  async queryAudit(q: AuditQuery): Promise<AuditRecord[]> {
-    return this.requireAudit().query(q);
+  async queryAudit(q: AuditQuery): Promise<AuditPage> {
+    return this.requireAudit().query(
+      q.maxBytes === undefined ? { ...q, maxBytes: this.maxAuditPageBytes } : q,
+    );
   }
 
   getPolicy(): PolicySnapshot {
@@ -180,7 +191,7 @@ export class GovernanceService {
         `batch of ${actions.length} actions exceeds the limit of ${this.maxBatch} (AEGIS_MAX_BATCH)`,
       );
     }
-    for (let i = 0; i < actions.length; i++) checkAction(actions[i]!, i);
+    for (let i = 0; i < actions.length; i++) checkAction(actions[i]!, i, this.limits);
   }
 
   private requireAudit(): AuditBackend {
@@ -196,21 +207,6 @@ export class GovernanceService {
 
 function where(index: number | undefined): string {
   return index === undefined ? "" : `actions[${index}]: `;
-}
-
-function checkAction(action: ActionRequest, index: number | undefined): void {
-  if (typeof action.actionType !== "string" || action.actionType === "") {
-    throw new AegisError(
-      "invalid_argument",
-      `${where(index)}action_type is required and must be a non-empty string`,
-    );
-  }
-  if (exceedsJsonDepth(action.params, 1)) {
-    throw new AegisError(
-      "invalid_argument",
-      `${where(index)}params are nested more than ${MAX_JSON_DEPTH} levels deep`,
-    );
-  }
 }
 
 function decide(policy: Policy, action: ActionRequest, index?: number): EvaluateResult {

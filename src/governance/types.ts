@@ -103,4 +103,16 @@ export interface AuditQuery {
   readonly order: "asc" | "desc";
   /** Cursor: only ids after this one in the chosen order. */
   readonly afterId?: number | undefined;
+  /**
+   * A page stops before the row that would take it past this many bytes of row data (one row at
+   * least), so rows of any size never exhaust memory (AEGIS_MAX_AUDIT_PAGE_BYTES, default 4 MiB).
+   */
+  readonly maxBytes?: number | undefined;
+}
+
+/** One page of the audit trail. */
+export interface AuditPage {
+  readonly records: AuditRecord[];
+  /** The byte budget ended the page before `limit` rows: continue after the last record. */
+  readonly truncated: boolean;
 }

@@ -2,7 +2,7 @@
 // domain types of the governance layer and back. Enums are typed in proto (RISK_LEVEL_LOW);
 // the domain uses the REST spellings ("LOW"), so the tables below are the only translation.
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import {
   type EvaluateBatchRequest,
@@ -161,6 +161,21 @@ export function decodePageToken(token: string): number {
   return Number(id);
 }
 
+// RFC 3339's range, as the Timestamp type documents it: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+
+function timestampParam(name: string, t: Timestamp | undefined): Date | undefined {
+  if (t === undefined) return undefined;
+  if (t.seconds < MIN_SECONDS || t.seconds > MAX_SECONDS || t.nanos < 0 || t.nanos > 999_999_999) {
+    throw new AegisError(
+      "invalid_argument",
+      `${name} is out of range: a Timestamp must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999999Z with nanos from 0 to 999999999`,
+    );
+  }
+  return timestampDate(t);
+}
+
 export function auditQueryFromProto(q: QueryAuditRequest): AuditQuery {
   let afterId = q.afterId === undefined ? undefined : Number(q.afterId);
   if (afterId !== undefined && afterId < 0)
@@ -173,8 +188,8 @@ export function auditQueryFromProto(q: QueryAuditRequest): AuditQuery {
     resultStatus: STATUS_FROM_PROTO[q.resultStatus],
     agentId: emptyToUndefined(q.agentId),
     matchedRule: emptyToUndefined(q.matchedRule),
-    since: q.since ? timestampDate(q.since) : undefined,
-    until: q.until ? timestampDate(q.until) : undefined,
+    since: timestampParam("since", q.since),
+    until: timestampParam("until", q.until),
     limit: Math.min(q.limit ?? DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT),
     order: q.order === SortOrder.DESC ? "desc" : "asc",
     afterId,
@@ -230,12 +245,12 @@ export function registerGovernance(router: ConnectRouter, gov: GovernanceService
     executeBatch: (req, ctx) => executeBatchRpc(gov, req, execContext(ctx)),
     async queryAudit(req) {
       const q = auditQueryFromProto(req);
-      const records = await gov.queryAudit(q);
+      const { records, truncated } = await gov.queryAudit(q);
       const last = records[records.length - 1];
-      const full = q.limit > 0 && records.length === q.limit;
+      const more = truncated || (q.limit > 0 && records.length === q.limit);
       return {
         records: records.map(auditRecordToProto),
-        nextPageToken: full && last ? encodePageToken(last.id) : "",
+        nextPageToken: more && last ? encodePageToken(last.id) : "",
       };
     },
     getPolicy() {

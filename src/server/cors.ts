@@ -16,7 +16,8 @@ const ALLOW_HEADERS = [
   "x-grpc-web",
   "x-user-agent",
 ].join(", ");
-const EXPOSE_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, x-request-id, retry-after";
+const EXPOSE_HEADERS =
+  "grpc-status, grpc-message, grpc-status-details-bin, x-request-id, retry-after, link, x-next-after-id, x-page-truncated";
 
 export class Cors {
   private readonly any: boolean;

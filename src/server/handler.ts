@@ -166,7 +166,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
         reply.status,
         head ? undefined : reply.body,
         requestId,
-        undefined,
+        reply.headers,
         Buffer.byteLength(reply.body),
       );
     } catch (err) {

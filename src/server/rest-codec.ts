@@ -7,6 +7,7 @@
 import { AegisError } from "../errors.js";
 import { parseAuditQuery } from "../governance/audit-query.js";
 import type {
+  AuditPage,
   AuditQuery,
   AuditRecord,
   PolicySnapshot,
@@ -103,13 +104,10 @@ export function decodeAction(item: unknown, index: number | undefined): ActionRe
   if (params !== undefined && params !== null && !isObject(params)) {
     throw bad(`${at}params must be a JSON object, got ${describe(params)}`);
   }
+  // Its range is checked with every other field's bounds, for all transports (action-check.ts).
   const depth = item["chain_depth"];
-  if (
-    depth !== undefined &&
-    depth !== null &&
-    !(typeof depth === "number" && Number.isInteger(depth) && depth >= 0)
-  ) {
-    throw bad(`${at}chain_depth must be a non-negative integer`);
+  if (depth !== undefined && depth !== null && typeof depth !== "number") {
+    throw bad(`${at}chain_depth must be an integer, got ${describe(depth)}`);
   }
   return {
     actionType,
@@ -200,6 +198,26 @@ export function decodeAuditQuery(search: URLSearchParams): AuditQuery {
 
 export function encodeAuditRecords(records: readonly AuditRecord[]): string {
   return JSON.stringify(records);
+}
+
+/**
+ * The body stays the seed's bare array, so where to continue travels in headers: a page that is
+ * full, or that the byte budget cut short, names the `after_id` of the next one.
+ */
+export function auditPageHeaders(
+  page: AuditPage,
+  q: AuditQuery,
+  search: URLSearchParams,
+): Record<string, string> | undefined {
+  const last = page.records[page.records.length - 1];
+  if (last === undefined || !(page.truncated || page.records.length === q.limit)) return undefined;
+  const next = new URLSearchParams(search);
+  next.set("after_id", String(last.id));
+  return {
+    "x-next-after-id": String(last.id),
+    link: `</api/v1/audit?${next.toString()}>; rel="next"`,
+    ...(page.truncated ? { "x-page-truncated": "bytes" } : {}),
+  };
 }
 
 export function encodeHealth(status: string, version: string, components: Record<string, string>): string {

@@ -21,6 +21,7 @@ export interface RestCall {
 export interface RestReply {
   readonly status: number;
   readonly body: string;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export type RestHandler = (call: RestCall) => RestReply | Promise<RestReply>;
@@ -54,8 +55,14 @@ export function restHandlers(gov: GovernanceService, health: HealthState): Recor
       return ok(codec.encodeExecuteResults(await gov.executeBatch(actions, { requestId: call.requestId })));
     },
     async queryAudit(call) {
-      const q = codec.decodeAuditQuery(new URLSearchParams(call.query));
-      return ok(codec.encodeAuditRecords(await gov.queryAudit(q)));
+      const search = new URLSearchParams(call.query);
+      const q = codec.decodeAuditQuery(search);
+      const page = await gov.queryAudit(q);
+      return {
+        status: 200,
+        body: codec.encodeAuditRecords(page.records),
+        headers: codec.auditPageHeaders(page, q, search),
+      };
     },
     getPolicy() {
       return ok(codec.encodePolicy(gov.getPolicy()));

@@ -64,6 +64,10 @@ export function resolveConfig(partial: Partial<Config> = {}): Config {
     corsOrigins: [],
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     maxBatch: DEFAULTS.maxBatch,
+    maxParamsBytes: DEFAULTS.maxParamsBytes,
+    maxDescriptionBytes: DEFAULTS.maxDescriptionBytes,
+    maxResultBytes: DEFAULTS.maxResultBytes,
+    maxAuditPageBytes: DEFAULTS.maxAuditPageBytes,
     approvalTimeoutMs: DEFAULTS.approvalTimeoutMs,
     ...partial,
   };
@@ -108,6 +112,7 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
       executor: options.executor,
       approvalHandler: options.approvalHandler,
       approvalTimeoutMs: config.approvalTimeoutMs,
+      maxResultBytes: config.maxResultBytes,
       sessionId,
       logger,
     });
@@ -131,7 +136,14 @@ function assemble(
   sessionId: string,
   tls: Components["tls"],
 ): Components {
-  const governance = new GovernanceService({ policy: holder, maxBatch: config.maxBatch, audit, sessionId });
+  const governance = new GovernanceService({
+    policy: holder,
+    maxBatch: config.maxBatch,
+    audit,
+    sessionId,
+    actionLimits: { maxParamsBytes: config.maxParamsBytes, maxDescriptionBytes: config.maxDescriptionBytes },
+    maxAuditPageBytes: config.maxAuditPageBytes,
+  });
   const health = new HealthState(governance);
   const auth = new Authenticator({ apiKey: config.apiKey, adminKey: config.adminKey });
   const rh = createRequestHandler({

@@ -6,10 +6,11 @@ import type { AuditStore, NewAuditRow, RowCompletion } from "../../src/audit/aud
 import { BatchWriter } from "../../src/audit/batch-writer.js";
 import { createEmbeddedStore } from "../../src/audit/embedded/embedded-store.js";
 import { AegisError } from "../../src/errors.js";
-import type { AuditQuery, AuditRecord } from "../../src/governance/types.js";
+import type { AuditPage, AuditQuery } from "../../src/governance/types.js";
 import { deferred, row } from "./support.js";
 
-type Behaviour = "ok" | "hang" | "down";
+/** lost-reply: commits, then fails as a connection that died before the answer came back. */
+type Behaviour = "ok" | "hang" | "down" | "lost-reply";
 
 /** In-memory store: records each flush; commits when `gate` allows; can be made to fail. */
 class FakeStore implements AuditStore {
@@ -19,7 +20,11 @@ class FakeStore implements AuditStore {
   /** When set, every flush waits for it before committing. */
   gate: Promise<void> | null = null;
   readonly flushes: { inserts: number; completions: number }[] = [];
-  readonly committed = new Map<number, { row: NewAuditRow; completion?: RowCompletion }>();
+  readonly committed = new Map<
+    number,
+    { row: NewAuditRow; completion?: RowCompletion; writeId?: string | undefined; failed?: string }
+  >();
+  statements = 0;
   pings = 0;
   private nextId = 1;
 
@@ -28,7 +33,9 @@ class FakeStore implements AuditStore {
   async writeBatch(
     inserts: readonly NewAuditRow[],
     completions: readonly RowCompletion[],
+    writeId?: string,
   ): Promise<number[]> {
+    this.statements++;
     if (this.behaviour === "down")
       throw new AegisError("unavailable", "audit database unavailable: ECONNREFUSED", 1);
     if (this.behaviour === "hang") await new Promise(() => {});
@@ -39,18 +46,48 @@ class FakeStore implements AuditStore {
     this.flushes.push({ inserts: inserts.length, completions: completions.length });
     const ids = inserts.map((r) => {
       const id = this.nextId++;
-      this.committed.set(id, { row: r });
+      this.committed.set(id, { row: r, writeId });
       return id;
     });
     for (const c of completions) {
       const entry = this.committed.get(c.id);
       if (entry) entry.completion = c;
     }
+    if (this.behaviour === "lost-reply") {
+      this.behaviour = "down";
+      throw new AegisError("unavailable", "audit database unavailable: Query read timeout", 1);
+    }
     return ids;
   }
 
-  async query(_q: AuditQuery): Promise<AuditRecord[]> {
-    return [];
+  async query(_q: AuditQuery): Promise<AuditPage> {
+    return { records: [], truncated: false };
+  }
+
+  readonly reconciled: { writeId: string; since: Date; until: Date }[] = [];
+
+  async failUnacknowledged(
+    write: { writeId: string; since: Date; until: Date },
+    reason: string,
+  ): Promise<number> {
+    if (this.behaviour !== "ok") throw new AegisError("unavailable", "audit database unavailable: down", 1);
+    this.reconciled.push(write);
+    let n = 0;
+    for (const entry of this.committed.values()) {
+      const t = entry.row.timestamp.getTime();
+      if (
+        entry.writeId === write.writeId &&
+        entry.row.resultStatus === "pending" &&
+        entry.completion === undefined &&
+        entry.failed === undefined &&
+        t >= write.since.getTime() &&
+        t <= write.until.getTime()
+      ) {
+        entry.failed = reason;
+        n++;
+      }
+    }
+    return n;
   }
 
   async ping(): Promise<void> {
@@ -190,6 +227,59 @@ test("a row the database refuses fails alone; its batch-mates are written", asyn
   await writer.close();
 });
 
+test("one bad row among many costs a few statements, not one per row", async () => {
+  const store = new FakeStore();
+  const gate = deferred();
+  store.gate = gate.promise;
+  const writer = new BatchWriter(store);
+  const blocker = writer.insert(row()); // holds the first flush so the next one gathers all 64
+  await new Promise((r) => setTimeout(r, 5));
+  const results = Promise.allSettled(
+    Array.from({ length: 64 }, (_, i) => writer.insert(row({ actionType: i === 37 ? "poison" : "ok" }))),
+  );
+  gate.resolve();
+  await blocker;
+  const before = store.statements;
+  const settled = await results;
+  assert.equal(settled.filter((r) => r.status === "rejected").length, 1);
+  assert.equal(settled[37]?.status, "rejected");
+  // Halving: about 2 x log2(64) statements, where retrying each row alone took 65.
+  assert.ok(store.statements - before <= 14, `${store.statements - before} statements`);
+  assert.equal(store.committed.size, 64);
+  await writer.close();
+});
+
+test("a flush whose reply was lost: its pending rows are marked failed once the database answers", async () => {
+  const store = new FakeStore();
+  const reconciled: number[] = [];
+  const writer = new BatchWriter(store, { probeIntervalMs: 20, onReconciled: (_w, n) => reconciled.push(n) });
+  store.behaviour = "lost-reply";
+  const [pending, blocked] = await Promise.allSettled([
+    writer.insert(row({ resultStatus: "pending" })),
+    writer.insert(row({ resultStatus: "blocked" })),
+  ]);
+  // The caller was told the database is unavailable, so the action never ran ...
+  assert.equal(pending?.status, "rejected");
+  assert.ok(isUnavailable((pending as PromiseRejectedResult).reason));
+  assert.equal(blocked?.status, "rejected");
+  // ... yet the statement committed: the row is pending until the database answers again.
+  const rows = [...store.committed.values()];
+  assert.equal(rows.length, 2);
+  assert.equal(rows.find((r) => r.row.resultStatus === "pending")?.failed, undefined);
+  store.behaviour = "ok";
+  const deadline = Date.now() + 2000;
+  while (writer.health().ok === false && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(writer.health().ok);
+  const pendingRow = rows.find((r) => r.row.resultStatus === "pending");
+  assert.match(pendingRow?.failed ?? "", /^not executed: the audit write was not acknowledged/);
+  // A final row (blocked) is a true record of a decision and is left as it is.
+  assert.equal(rows.find((r) => r.row.resultStatus === "blocked")?.failed, undefined);
+  assert.deepEqual(reconciled, [1]);
+  // The writer works again.
+  assert.ok(store.committed.has(await writer.insert(row())));
+  await writer.close();
+});
+
 test("close drains everything queued, then refuses new inserts", async () => {
   const store = new FakeStore();
   const gate = deferred();
@@ -225,7 +315,7 @@ test("against PGlite: many concurrent writes take few flushes, every row is ther
       ),
     );
     await writer.close();
-    const recs = await store.query({ limit: 10_000, order: "asc" });
+    const { records: recs } = await store.query({ limit: 10_000, order: "asc" });
     assert.equal(recs.length, 400);
     assert.ok(
       recs.every((r) => r.result_status === "success" && (r.result_data as { id: number }).id === r.id),

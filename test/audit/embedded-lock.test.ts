@@ -238,7 +238,7 @@ for (;;) await writer.insert({ ...row, timestamp: new Date(), actionType: "more"
   const store = await createEmbeddedStore({ location: dir });
   try {
     await store.migrate();
-    const recs = await store.query({ limit: 10_000, order: "asc", actionType: "read_file" });
+    const { records: recs } = await store.query({ limit: 10_000, order: "asc", actionType: "read_file" });
     const present = new Set(recs.map((r) => r.id));
     assert.ok(
       acked.every((id) => present.has(id)),

@@ -63,3 +63,16 @@ test("redacts at any depth, inside arrays, whatever the value's type; leaves the
   assert.deepEqual(redact([{ password: "p" }]), [{ password: REDACTED }]);
   assert.equal(redact("password"), "password", "values are not keys");
 });
+
+test("__proto__ stays an own key of the copy, with its value redacted like any other", () => {
+  const input = JSON.parse(
+    '{"__proto__": {"password": "p", "n": 1}, "constructor": {"token": "t"}}',
+  ) as Record<string, unknown>;
+  const out = redactParams(input);
+  assert.ok(Object.hasOwn(out, "__proto__"));
+  assert.equal(Object.getPrototypeOf(out), Object.prototype, "the prototype is untouched");
+  assert.equal(
+    JSON.stringify(out),
+    `{"__proto__":{"password":"${REDACTED}","n":1},"constructor":{"token":"${REDACTED}"}}`,
+  );
+});

@@ -195,7 +195,7 @@ describe("embedded store under real processes", () => {
       await server.stop("SIGTERM");
       // Closed cleanly: the store opens in this process too.
       const store = await createEmbeddedStore({ location: dir });
-      const rows = await store.query({ limit: 10_000, order: "asc", actionType: "read_record" });
+      const { records: rows } = await store.query({ limit: 10_000, order: "asc", actionType: "read_record" });
       await store.close();
       assert.ok(rows.some((x) => x.action_target === "after-restart"));
     } finally {

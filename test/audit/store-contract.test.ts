@@ -127,7 +127,7 @@ function contract(
         assert.equal(ids.length, 3);
         assert.ok(ids.every((id) => Number.isSafeInteger(id)));
         assert.ok(ids[0]! < ids[1]! && ids[1]! < ids[2]!);
-        const recs = await h.store.query(q());
+        const { records: recs } = await h.store.query(q());
         assert.deepEqual(
           recs.map((r) => r.id),
           ids,
@@ -170,7 +170,7 @@ function contract(
             { id: b, resultStatus: "failed", resultData: null, resultError: "disk full" },
           ],
         );
-        const recs = await h.store.query(q());
+        const { records: recs } = await h.store.query(q());
         const byId = new Map(recs.map((r) => [r.id, r]));
         assert.equal(byId.get(a)?.result_status, "success");
         assert.deepEqual(byId.get(a)?.result_data, { executed: true, n: [1, 2] });
@@ -182,7 +182,7 @@ function contract(
           [],
           [{ id: a, resultStatus: "failed", resultData: null, resultError: "late" }],
         );
-        const again = await h.store.query(q({ limit: 1 }));
+        const { records: again } = await h.store.query(q({ limit: 1 }));
         assert.equal(again[0]?.result_status, "success");
       }));
 
@@ -211,7 +211,7 @@ function contract(
             resultError: error,
           })),
         );
-        const byId = new Map((await h.store.query(q())).map((r) => [r.id, r]));
+        const byId = new Map((await h.store.query(q())).records.map((r) => [r.id, r]));
         results.forEach(([data, error], n) => {
           const rec = byId.get(ids[n]!);
           assert.deepEqual(rec?.result_data, data, `result_data of completion ${n}`);
@@ -250,7 +250,8 @@ function contract(
           ],
           [],
         );
-        const idsOf = async (over: Partial<AuditQuery>) => (await h.store.query(q(over))).map((r) => r.id);
+        const idsOf = async (over: Partial<AuditQuery>) =>
+          (await h.store.query(q(over))).records.map((r) => r.id);
         const [i0, i1, i2, i3, i4] = ids as [number, number, number, number, number];
         assert.deepEqual(await idsOf({}), [i0, i1, i2, i3, i4]);
         assert.deepEqual(await idsOf({ order: "desc" }), [i4, i3, i2, i1, i0]);
@@ -283,13 +284,71 @@ function contract(
         assert.deepEqual(await idsOf({ sessionId: "nobody" }), []);
       }));
 
+    test("failUnacknowledged fails only the pending rows of that write", () =>
+      withStore(async (h) => {
+        const t = new Date();
+        const writeId = "7d1c7e7e-8f0a-4d55-9a4e-2a3c5b6d7e8f";
+        const [p1, done, blocked] = await h.store.writeBatch(
+          [row({ timestamp: t }), row({ timestamp: t }), row({ timestamp: t, resultStatus: "blocked" })],
+          [],
+          writeId,
+        );
+        const [other] = await h.store.writeBatch(
+          [row({ timestamp: t })],
+          [],
+          "00000000-0000-4000-8000-000000000000",
+        );
+        await h.store.writeBatch(
+          [],
+          [{ id: done!, resultStatus: "success", resultData: null, resultError: null }],
+        );
+        const n = await h.store.failUnacknowledged(
+          { writeId, since: new Date(t.getTime() - 1), until: new Date(t.getTime() + 1) },
+          "not executed: test",
+        );
+        assert.equal(n, 1);
+        const byId = new Map((await h.store.query(q())).records.map((r) => [r.id, r]));
+        assert.equal(byId.get(p1!)?.result_status, "failed");
+        assert.equal(byId.get(p1!)?.result_error, "not executed: test");
+        assert.equal(byId.get(done!)?.result_status, "success");
+        assert.equal(byId.get(blocked!)?.result_status, "blocked");
+        assert.equal(byId.get(other!)?.result_status, "pending");
+      }));
+
+    test("a page stops at the byte budget, one row at least, and resumes after it", () =>
+      withStore(async (h) => {
+        const blob = "b".repeat(30_000);
+        const ids = await h.store.writeBatch(
+          Array.from({ length: 7 }, () => row({ actionParams: { blob } })),
+          [],
+        );
+        const first = await h.store.query(q({ maxBytes: 100_000 }));
+        assert.equal(first.truncated, true);
+        assert.deepEqual(
+          first.records.map((r) => r.id),
+          ids.slice(0, 3),
+        );
+        const rest = await h.store.query(q({ maxBytes: 100_000, afterId: first.records.at(-1)!.id }));
+        assert.deepEqual(
+          rest.records.map((r) => r.id),
+          ids.slice(3, 6),
+        );
+        const tiny = await h.store.query(q({ maxBytes: 10 }));
+        assert.equal(tiny.records.length, 1);
+        assert.equal(tiny.truncated, true);
+        const all = await h.store.query(q());
+        assert.equal(all.records.length, 7);
+        assert.equal(all.truncated, false);
+        assert.equal((all.records[0]!.action_params as { blob: string }).blob, blob);
+      }));
+
     test("a row the database refuses is invalid_argument", () =>
       withStore(async (h) => {
         await assert.rejects(
           h.store.writeBatch([row({ actionParams: { bad: "nul\u0000byte" } })], []),
           (err: unknown) => err instanceof AegisError && err.code === "invalid_argument",
         );
-        assert.deepEqual(await h.store.query(q()), []);
+        assert.deepEqual((await h.store.query(q())).records, []);
       }));
 
     test("ping answers; a closed store is unavailable", async () => {

@@ -41,9 +41,9 @@ if (adminUrl === null) {
   async function updatePlan(mode: "force_generic_plan" | "force_custom_plan"): Promise<string> {
     await client.query(`SET plan_cache_mode = ${mode}`);
     await client.query("DEALLOCATE ALL");
-    await client.query(`PREPARE flush(json, bigint[], text[], jsonb[], text[]) AS ${WRITE_BATCH_SQL}`);
+    await client.query(`PREPARE flush(json, bigint[], text[], jsonb[], text[], uuid) AS ${WRITE_BATCH_SQL}`);
     const { rows } = await client.query<{ "QUERY PLAN": string }>(
-      `EXPLAIN EXECUTE flush('[]', '{1,2,3}', '{success,failed,success}', '{NULL,NULL,"{}"}', '{NULL,x,NULL}')`,
+      `EXPLAIN EXECUTE flush('[]', '{1,2,3}', '{success,failed,success}', '{NULL,NULL,"{}"}', '{NULL,x,NULL}', NULL)`,
     );
     const text = rows.map((r) => r["QUERY PLAN"]).join("\n");
     const update = text.slice(text.indexOf("Update on audit_log"));

@@ -64,7 +64,7 @@ async function withService(
   await store.migrate();
   const svc = createAuditService({ store, ...options });
   try {
-    await fn(svc, () => store.query({ limit: 1000, order: "asc" }), store);
+    await fn(svc, async () => (await store.query({ limit: 1000, order: "asc" })).records, store);
   } finally {
     await svc.close();
     await db.exec(`DROP SCHEMA ${schema} CASCADE; SET search_path TO public`);
@@ -208,11 +208,53 @@ test("an executor that throws gives failed with its message in the row", async (
   });
 });
 
+test("executor output the audit trail cannot hold: failed, the reply and the row agree, nothing is lost", async () => {
+  const outputs: unknown[] = [
+    { note: "nul\u0000inside" },
+    { ["bad\ud800key"]: 1 },
+    { big: "x".repeat(2000) },
+  ];
+  let n = 0;
+  const exec = new RecordingExecutor(async () => ({ data: outputs[n++] }));
+  await withService({ executor: exec, maxResultBytes: 1000 }, async (svc, rows) => {
+    for (let i = 0; i < outputs.length; i++) {
+      const [r] = await svc.execute(
+        [{ action: action({ target: `t${i}` }), decision: decision("auto") }],
+        ctx,
+      );
+      assert.equal(r?.status, "failed");
+      assert.match(r?.error ?? "", /^executor returned data that cannot be recorded: /);
+      assert.equal(r?.data, null);
+    }
+    const recs = await rows();
+    assert.equal(recs.length, outputs.length);
+    for (const rec of recs) {
+      assert.equal(rec.result_status, "failed", "completed, not left pending");
+      assert.match(rec.result_error ?? "", /cannot be recorded/);
+    }
+    assert.match(
+      recs[2]?.result_error ?? "",
+      /2\d{3} bytes as JSON; at most 1000 are recorded \(AEGIS_MAX_RESULT_BYTES\)/,
+    );
+  });
+});
+
+test("executor errors with NUL characters or lone surrogates are stored, cleaned", async () => {
+  const exec = new RecordingExecutor(async () => {
+    throw new Error("bad\u0000byte \ud800");
+  });
+  await withService({ executor: exec }, async (svc, rows) => {
+    const [r] = await svc.execute([{ action: action(), decision: decision("auto") }], ctx);
+    assert.equal(r?.error, "bad\uFFFDbyte \uFFFD");
+    assert.equal((await rows())[0]?.result_error, "bad\uFFFDbyte \uFFFD");
+  });
+});
+
 test("the row is committed as pending before the executor starts", async () => {
   let seenDuringRun: AuditRecord[] = [];
   let store: AuditStore | undefined;
   const exec = new RecordingExecutor(async () => {
-    seenDuringRun = await store!.query({ limit: 10, order: "asc" });
+    seenDuringRun = (await store!.query({ limit: 10, order: "asc" })).records;
     return { data: { done: 1 } };
   });
   await withService({ executor: exec }, async (svc, rows, s) => {
@@ -313,7 +355,8 @@ test("store unreachable: unavailable before anything runs, health says why", asy
     writeBatch: async () => {
       throw new AegisError("unavailable", "audit database unavailable: connect ECONNREFUSED 127.0.0.1:1", 1);
     },
-    query: async () => [],
+    query: async () => ({ records: [], truncated: false }),
+    failUnacknowledged: async () => 0,
     ping: async () => {
       throw new AegisError("unavailable", "audit database unavailable: connect ECONNREFUSED 127.0.0.1:1", 1);
     },
@@ -372,7 +415,7 @@ test("close waits for running actions, records them, then refuses new ones", asy
   await closing;
   assert.equal(r?.status, "success");
   const check = await createEmbeddedStoreOn(db, { schema });
-  const recs = await check.query({ limit: 10, order: "asc" });
+  const { records: recs } = await check.query({ limit: 10, order: "asc" });
   assert.equal(recs.length, 1);
   assert.equal(recs[0]?.result_status, "success");
   assert.deepEqual(recs[0]?.result_data, { late: true });

@@ -134,7 +134,7 @@ describe("GovernanceService", () => {
         );
       },
       async query() {
-        return [];
+        return { records: [], truncated: false };
       },
       async health() {
         return { ok: false, reason: "db down" };

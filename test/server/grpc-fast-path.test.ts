@@ -512,7 +512,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
     );
     assert.equal(out.results[1]?.error, "Blocked by policy rule: delete_block");
     assert.ok(seen.has("b1") && seen.has("b3") && !seen.has("b2"));
-    const rows = await h.governance.queryAudit({ limit: 100, order: "asc" });
+    const { records: rows } = await h.governance.queryAudit({ limit: 100, order: "asc" });
     assert.deepEqual(
       rows.filter((x) => x.action_target.startsWith("b")).map((x) => x.result_status),
       ["success", "blocked", "success"],
@@ -644,7 +644,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
     let row: { result_status: string; result_error: string | null } | undefined;
     const end = Date.now() + 3000;
     while (row === undefined && Date.now() < end) {
-      const rows = await h.governance.queryAudit({ limit: 1000, order: "desc" });
+      const { records: rows } = await h.governance.queryAudit({ limit: 1000, order: "desc" });
       row = rows.find((x) => x.action_target === target);
       if (row === undefined) await new Promise((r) => setTimeout(r, 10));
     }
@@ -753,7 +753,7 @@ describe("unary gRPC fast path: Execute errors the handler did not expect", () =
         execute: async () => {
           throw new TypeError("boom");
         },
-        query: async () => [],
+        query: async () => ({ records: [], truncated: false }),
         health: async () => ({ ok: true }),
         close: async () => {},
       },
@@ -789,7 +789,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch are served on the strea
           decision,
           auditId: i + 1,
         })),
-      query: async () => [],
+      query: async () => ({ records: [], truncated: false }),
       health: async () => ({ ok: true }),
       close: async () => {},
     };

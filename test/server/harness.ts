@@ -50,11 +50,17 @@ export interface HarnessOptions {
   readonly cors?: readonly string[];
   readonly audit?: AuditBackend;
   readonly tls?: TlsFiles;
+  readonly maxAuditPageBytes?: number;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const holder = new PolicyHolder(o.policy ?? parsePolicy(SEED_POLICY), "file");
-  const governance = new GovernanceService({ policy: holder, maxBatch: o.maxBatch ?? 1000, audit: o.audit });
+  const governance = new GovernanceService({
+    policy: holder,
+    maxBatch: o.maxBatch ?? 1000,
+    audit: o.audit,
+    maxAuditPageBytes: o.maxAuditPageBytes,
+  });
   const health = new HealthState(governance);
   const rh = createRequestHandler({
     governance,

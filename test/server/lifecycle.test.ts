@@ -35,7 +35,7 @@ function slowBackend(ms: number): AuditBackend {
       }));
     },
     async query() {
-      return [];
+      return { records: [], truncated: false };
     },
     async health() {
       return { ok: true };

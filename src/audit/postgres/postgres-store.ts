@@ -34,6 +34,8 @@ export const WRITE_SESSION_SETUP =
   "SET enable_seqscan = off; SET enable_nestloop = off; SET enable_mergejoin = off; " +
   "SET plan_cache_mode = force_generic_plan";
 
+const DEFAULT_WRITE_TIMEOUT_MS = 1500;
+
 export function isPostgresUrl(value: string | undefined): value is string {
   return value !== undefined && /^postgres(ql)?:\/\//i.test(value.trim());
 }
@@ -148,6 +150,10 @@ export function writePoolConfig(options: PostgresStoreOptions): pg.PoolConfig {
   return {
     ...connectionConfig(options),
     max: 1,
+    // The server gives up on a flush before this process does, so a flush answered `unavailable`
+    // for its timeout has almost always been rolled back; reconciliation (batch-writer.ts) covers
+    // the rest (a reply lost on the way back).
+    statement_timeout: Math.max(100, (options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS) - 500),
     // pg-pool awaits this hook (its typings say void).
     onConnect: (async (client: pg.ClientBase) => {
       await client.query(WRITE_SESSION_SETUP);
@@ -165,6 +171,6 @@ export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
   // network) would be an unhandled 'error' event and kill the process.
   pool.on("error", (err) => options.onIdleError?.(err));
   writePool.on("error", (err) => options.onIdleError?.(err));
-  const driver = new PgDriver(pool, writePool, options.writeTimeoutMs ?? 1500);
+  const driver = new PgDriver(pool, writePool, options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
   return new SqlAuditStore("postgres", redactUrl(options.url), driver);
 }
