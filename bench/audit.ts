@@ -25,10 +25,10 @@ import {
 import { ActionSchema } from "../gen/aegis/v1/types_pb.js";
 import type { AuditStore } from "../src/audit/audit-store.js";
 import { BatchWriter } from "../src/audit/batch-writer.js";
-import { createEmbeddedStore } from "../src/audit/embedded/embedded-store.js";
-import { createPostgresStore } from "../src/audit/postgres/postgres-store.js";
-import { createTestDatabase, DEFAULT_PG_URL, row } from "../test/audit/support.js";
+import { createEmbeddedStore, createPostgresStore } from "../src/audit/open-audit-store.js";
+import { row } from "../test/audit/support.js";
 import { grpcClient, unary } from "../test/support/grpc.js";
+import { createTestDatabase, DEFAULT_PG_URL } from "../test/support/postgres.js";
 import { startServer } from "../test/support/server-process.js";
 
 const REPS = Number(process.env["BENCH_REPS"] ?? 5);

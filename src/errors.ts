@@ -18,7 +18,9 @@ export class AegisError extends Error {
     message: string,
     /** Seconds a client should wait before retrying (sent as Retry-After). */
     readonly retryAfterSeconds?: number,
+    /** The underlying error, for logs; never sent to clients. */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }

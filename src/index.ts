@@ -10,9 +10,15 @@ export * as api from "./api.js";
 export type { Config, LogLevel } from "./config.js";
 export { ConfigError, loadConfig } from "./config.js";
 export { AegisError, type ErrorCode } from "./errors.js";
+export type {
+  AuditLog,
+  DecidedAction,
+  ExecutePipeline,
+  PolicySnapshot,
+  PolicyUpdate,
+} from "./governance/index.js";
 /** The defaults of createServer: a no-op executor (`{executed: true}`) and an auto-approving handler. */
-export { AutoApprovalHandler, NoopExecutor } from "./governance/execute.js";
-export type { AuditBackend, DecidedAction, PolicySnapshot, PolicyUpdate } from "./governance/index.js";
+export { AutoApprovalHandler, NoopExecutor } from "./governance/index.js";
 export type {
   ActionRequest,
   ApprovalHandler,

@@ -1,8 +1,9 @@
-// The audit store: where every governed action leaves its row (DESIGN §5). Two backends share one
-// SQL dialect and this interface: PostgreSQL through a `pg` pool and the embedded PGlite store.
-// Writers go through the BatchWriter (group commit); readers call `query` directly.
-import type { AuditPage, AuditQuery, ResultStatus } from "../governance/types.js";
+// The audit store: where every governed action leaves its row (DESIGN §5), in the process's one
+// database (storage/: PostgreSQL or embedded PGlite, same SQL). Writers go through the
+// BatchWriter (group commit); readers call `query` directly.
 import type { Approval, RiskLevel } from "../policy/types.js";
+import type { DatabaseKind } from "../storage/index.js";
+import type { AuditPage, AuditQuery, ResultStatus } from "./types.js";
 
 export type StoredStatus = ResultStatus | "pending";
 
@@ -51,13 +52,13 @@ export interface StoreHealth {
   readonly reason?: string | undefined;
 }
 
-export type StoreKind = "postgres" | "embedded";
+export type StoreKind = DatabaseKind;
 
 export interface AuditStore {
   readonly kind: StoreKind;
   /** Where the data lives, for logs and `/health` (never contains a password). */
   readonly location: string;
-  /** Applies pending numbered migrations (idempotent, safe when several instances start at once). */
+  /** Applies the database's pending migrations (idempotent, safe when several processes start at once). */
   migrate(): Promise<void>;
   /**
    * Inserts `inserts` and completes `completions` in ONE atomic statement (one commit). Resolves
@@ -80,5 +81,6 @@ export interface AuditStore {
   query(q: AuditQuery): Promise<AuditPage>;
   /** Resolves when the database answers within `timeoutMs`; rejects with `unavailable` otherwise. */
   ping(timeoutMs?: number): Promise<void>;
+  /** Closes the database when the store owns it (openAuditStore); else nothing. */
   close(): Promise<void>;
 }

@@ -24,6 +24,7 @@
 // 50 connections: the gap between flushes was a fifth of each cycle).
 import { randomUUID } from "node:crypto";
 import { AegisError } from "../errors.js";
+import { RETRY_AFTER_SECONDS } from "../storage/index.js";
 import type {
   AuditStore,
   NewAuditRow,
@@ -31,7 +32,6 @@ import type {
   StoreHealth,
   UnacknowledgedWrite,
 } from "./audit-store.js";
-import { RETRY_AFTER_SECONDS } from "./store-errors.js";
 
 /** What an unacknowledged flush's pending rows are completed with. */
 export const UNACKNOWLEDGED_REASON =

@@ -1,4 +1,5 @@
-// The audit trail: store interface, backends, migrations, redaction and the group-commit writer.
+// The audit trail: its vocabulary, the store over the process's database, its migrations,
+// redaction and the group-commit writer.
 export type {
   AuditStore,
   NewAuditRow,
@@ -6,21 +7,17 @@ export type {
   StoredStatus,
   StoreHealth,
   StoreKind,
+  UnacknowledgedWrite,
 } from "./audit-store.js";
 export { BatchWriter, type BatchWriterOptions, type WriterStats } from "./batch-writer.js";
-export { acquireDirectoryLock, DirectoryLockedError } from "./embedded/dir-lock.js";
-export {
-  createEmbeddedStore,
-  createEmbeddedStoreOn,
-  DEFAULT_EMBEDDED_DIR,
-  MEMORY_LOCATION,
-} from "./embedded/embedded-store.js";
-export { MIGRATIONS, type Migration, migrate } from "./migrations.js";
+export { AUDIT_MIGRATIONS } from "./migrations.js";
 export {
   type AuditStoreConfig,
-  type AuditTarget,
+  createEmbeddedStore,
+  createEmbeddedStoreOn,
+  createPostgresStore,
   openAuditStore,
-  resolveAuditTarget,
 } from "./open-audit-store.js";
-export { createPostgresStore, isPostgresUrl, redactUrl } from "./postgres/postgres-store.js";
 export { REDACTED, redact, redactParams, SECRET_KEY_MARKERS } from "./redact.js";
+export { SqlAuditStore } from "./sql-audit-store.js";
+export * from "./types.js";

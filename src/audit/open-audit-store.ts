@@ -1,62 +1,63 @@
-// Chooses and opens the audit backend (DESIGN §5):
-//   AEGIS_AUDIT_DB holding a postgres:// URL                   -> PostgreSQL (pg pool)
-//   else DATABASE_URL                                         -> PostgreSQL
-//   else AEGIS_AUDIT_DB = a directory (default ./.aegis/audit) -> embedded PGlite, locked
-//   AEGIS_AUDIT_DB = memory:                                   -> embedded, throwaway
-// DATABASE_URL beats an AEGIS_AUDIT_DB directory on purpose: the Docker image sets
-// AEGIS_AUDIT_DB=/app/data/audit as its default, and `DATABASE_URL=...` (docker-compose) must
-// still switch it to PostgreSQL.
-import { AegisError } from "../errors.js";
+// An audit store on a database of its own, for tools, tests and benchmarks. A server opens its
+// one Database with every concern's migrations and builds the store on it (server.ts); these
+// functions do the same for the audit trail alone, and the store they return owns the database.
+import type { PGlite } from "@electric-sql/pglite";
+import {
+  createPgDriver,
+  DEFAULT_EMBEDDED_DIR,
+  databaseOn,
+  embeddedDriverOn,
+  openDatabase,
+  openMigrated,
+  type PostgresOptions,
+  redactUrl,
+  resolveTarget,
+  type StorageConfig,
+} from "../storage/index.js";
 import type { AuditStore } from "./audit-store.js";
-import { createEmbeddedStore, DEFAULT_EMBEDDED_DIR } from "./embedded/embedded-store.js";
-import { createPostgresStore, isPostgresUrl } from "./postgres/postgres-store.js";
+import { AUDIT_MIGRATIONS } from "./migrations.js";
+import { SqlAuditStore } from "./sql-audit-store.js";
 
-export interface AuditStoreConfig {
-  /** AEGIS_AUDIT_DB / createServer's `auditDb`: a directory, `memory:` or a postgres:// URL. */
-  readonly auditDb?: string | undefined;
-  /** DATABASE_URL. */
-  readonly databaseUrl?: string | undefined;
+export interface AuditStoreConfig extends StorageConfig {
   /** Apply migrations (default true). */
   readonly migrate?: boolean;
   readonly onIdleError?: (err: Error) => void;
 }
 
-export type AuditTarget = { kind: "postgres"; url: string } | { kind: "embedded"; location: string };
+/** Opens the store and applies migrations, as storage's openMigrated does. */
+export async function openAuditStore(config: AuditStoreConfig): Promise<AuditStore> {
+  const options = {
+    migrations: AUDIT_MIGRATIONS,
+    postgres: config.onIdleError === undefined ? undefined : { onIdleError: config.onIdleError },
+  };
+  const target = resolveTarget(config);
+  const db =
+    config.migrate === false ? await openDatabase(target, options) : await openMigrated(target, options);
+  return new SqlAuditStore(db, true);
+}
 
-export function resolveAuditTarget(config: AuditStoreConfig): AuditTarget {
-  const auditDb = config.auditDb?.trim() || undefined;
-  const databaseUrl = config.databaseUrl?.trim() || undefined;
-  if (auditDb !== undefined && isPostgresUrl(auditDb)) return { kind: "postgres", url: auditDb };
-  if (databaseUrl !== undefined) return { kind: "postgres", url: databaseUrl };
-  return { kind: "embedded", location: auditDb ?? DEFAULT_EMBEDDED_DIR };
+/** The embedded store at `location` (a directory or `memory:`); migrations not applied yet. */
+export async function createEmbeddedStore(options: { location?: string } = {}): Promise<AuditStore> {
+  const db = await openDatabase(
+    { kind: "embedded", location: options.location ?? DEFAULT_EMBEDDED_DIR },
+    { migrations: AUDIT_MIGRATIONS },
+  );
+  return new SqlAuditStore(db, true);
+}
+
+/** A PostgreSQL store; migrations not applied yet (nothing connects until the first query). */
+export function createPostgresStore(options: PostgresOptions): AuditStore {
+  const db = databaseOn(createPgDriver(options), AUDIT_MIGRATIONS, "postgres", redactUrl(options.url));
+  return new SqlAuditStore(db, true);
 }
 
 /**
- * Opens the store and applies migrations. The embedded store fails here when its directory is
- * locked or is a file. The PostgreSQL store opens even when the database is down (it connects
- * lazily and the server is simply not ready); only a failed migration on a reachable database,
- * or a bad URL, throws.
+ * A store over a PGlite instance the caller owns (close() leaves it open). With `schema`, the
+ * store's tables live in that schema, so tests can share one instance and its 2-3 s cold start.
  */
-export async function openAuditStore(config: AuditStoreConfig): Promise<AuditStore> {
-  const target = resolveAuditTarget(config);
-  const store =
-    target.kind === "postgres"
-      ? createPostgresStore(
-          config.onIdleError === undefined
-            ? { url: target.url }
-            : { url: target.url, onIdleError: config.onIdleError },
-        )
-      : await createEmbeddedStore({ location: target.location });
-  if (config.migrate !== false) {
-    try {
-      await store.migrate();
-    } catch (err) {
-      // PostgreSQL down at startup: keep the store; the audit service retries the migrations
-      // until the database answers, and the server is not ready meanwhile.
-      if (target.kind === "postgres" && err instanceof AegisError && err.code === "unavailable") return store;
-      await store.close().catch(() => undefined);
-      throw err;
-    }
-  }
-  return store;
+export async function createEmbeddedStoreOn(
+  db: PGlite,
+  options: { schema?: string } = {},
+): Promise<AuditStore> {
+  return new SqlAuditStore(databaseOn(await embeddedDriverOn(db, options), AUDIT_MIGRATIONS), true);
 }

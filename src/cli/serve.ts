@@ -89,6 +89,10 @@ export async function run(args: string[]): Promise<number> {
   });
   server = createAegisServer({ config: { ...config, policyPath }, logger });
   listening = server.listen({ host: config.host, port: config.port });
+  // An explicit reload: the file wins even over a policy PUT since (it is what the operator asked).
+  process.on("SIGHUP", () => {
+    void server.reloadPolicy("SIGHUP").catch(() => undefined);
+  });
 
   let address: Awaited<typeof listening>;
   try {

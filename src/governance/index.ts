@@ -1,18 +1,35 @@
-// The governance layer: service implementations shared by every transport.
+// The governance layer: one implementation of every operation, shared by every transport.
+export { type ActionLimits, DEFAULT_ACTION_LIMITS } from "./action-check.js";
 export {
-  type ActivePolicy,
-  PolicyHolder,
-  type PolicyHolderOptions,
-  type PolicySourceKind,
-} from "./policy-holder.js";
+  type ApprovalHandler,
+  AUTO_APPROVAL_WARNING,
+  AutoApprovalHandler,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+} from "./approval.js";
+export {
+  type AuditedExecutePipeline,
+  createExecutePipeline,
+  DEFAULT_MAX_RESULT_BYTES,
+  type DecidedAction,
+  type ExecutePipeline,
+  type ExecutePipelineOptions,
+  NoopExecutor,
+} from "./execute-pipeline.js";
+export {
+  type LoadedPolicyFile,
+  loadPolicyFile,
+  type PolicyFileOptions,
+  PolicyFileSource,
+} from "./policy-file.js";
+export { type ActivePolicy, PolicyHolder, type PolicySourceKind } from "./policy-holder.js";
 export { compileObject, compileText, formatProblems } from "./policy-source.js";
 export {
-  type AuditBackend,
-  type DecidedAction,
+  type AuditLog,
   type GovernanceOptions,
   GovernanceService,
   type PolicySnapshot,
   type PolicyUpdate,
   type Readiness,
 } from "./service.js";
+export { newSessionId } from "./session.js";
 export type * from "./types.js";

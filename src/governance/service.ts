@@ -1,13 +1,14 @@
 // The governance service: one implementation of every operation, called by all transports
 // (REST, gRPC, gRPC-Web, Connect). It speaks domain types only and knows nothing about HTTP.
-import { randomBytes } from "node:crypto";
 import { AegisError } from "../errors.js";
 import { PolicyEvaluationError } from "../policy/index.js";
 import type { Policy, PolicyView } from "../policy/types.js";
 import { type ActionLimits, checkAction, DEFAULT_ACTION_LIMITS } from "./action-check.js";
+import type { ExecutePipeline } from "./execute-pipeline.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
 import { compileObject, compileText } from "./policy-source.js";
+import { newSessionId } from "./session.js";
 import type {
   ActionRequest,
   AuditPage,
@@ -17,33 +18,21 @@ import type {
   ExecutionContext,
 } from "./types.js";
 
-/** One action with the decision the policy made for it; what the execute pipeline receives. */
-export interface DecidedAction {
-  readonly action: ActionRequest;
-  readonly decision: EvaluateResult;
-}
+const NO_AUDIT_STORE = "execute and audit need an audit store; none is configured";
 
-/**
- * The execute pipeline and audit query, supplied by the audit layer. The service evaluates the
- * policy first (a type error in a condition fails the whole call before anything runs), then
- * hands every action with its decision over. `ctx.sessionId` is this process's session id; an
- * action's own `sessionId` takes precedence over it.
- */
-export interface AuditBackend {
-  /** Approval -> executor -> audit for each action on its own; results in input order. */
-  execute(items: readonly DecidedAction[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
+/** The read side of the audit trail (the audit store). */
+export interface AuditLog {
   query(q: AuditQuery): Promise<AuditPage>;
-  /** Whether execute can work right now (the database answers); feeds /ready and gRPC health. */
-  health(): Promise<{ ok: boolean; reason?: string | undefined }>;
-  /** Flushes the write queue and releases the store. */
-  close(): Promise<void>;
 }
 
 export interface GovernanceOptions {
   readonly policy: PolicyHolder;
   /** Largest batch accepted by EvaluateBatch and ExecuteBatch. */
   readonly maxBatch: number;
-  readonly audit?: AuditBackend | undefined;
+  /** Runs executes (approval, executor, audit rows); absent: evaluate only. */
+  readonly pipeline?: ExecutePipeline | undefined;
+  /** Answers QueryAudit; absent: audit queries are `unimplemented`. */
+  readonly auditLog?: AuditLog | undefined;
   /** The process's session id (12 hex characters); random when omitted. */
   readonly sessionId?: string | undefined;
   /** Per-field bounds on actions (default DEFAULT_ACTION_LIMITS). */
@@ -73,7 +62,8 @@ export class GovernanceService {
   readonly sessionId: string;
   readonly maxBatch: number;
   readonly policyHolder: PolicyHolder;
-  private readonly audit: AuditBackend | undefined;
+  private readonly pipeline: ExecutePipeline | undefined;
+  private readonly auditLog: AuditLog | undefined;
   private readonly limits: ActionLimits;
   private readonly maxAuditPageBytes: number | undefined;
 
@@ -82,12 +72,13 @@ export class GovernanceService {
     this.policyHolder = options.policy;
     this.limits = options.actionLimits ?? DEFAULT_ACTION_LIMITS;
     this.maxBatch = options.maxBatch;
-    this.audit = options.audit;
-    this.sessionId = options.sessionId ?? randomBytes(6).toString("hex");
+    this.pipeline = options.pipeline;
+    this.auditLog = options.auditLog;
+    this.sessionId = options.sessionId ?? newSessionId();
   }
 
   get auditConfigured(): boolean {
-    return this.audit !== undefined;
+    return this.pipeline !== undefined;
   }
 
   /** Synchronous on purpose: the hot path allocates one result and awaits nothing. */
@@ -107,9 +98,9 @@ export class GovernanceService {
 
   async execute(action: ActionRequest, ctx?: Partial<ExecutionContext>): Promise<ExecuteResult> {
     checkAction(action, undefined, this.limits);
-    const audit = this.requireAudit();
+    const pipeline = this.requirePipeline();
     const decision = decide(this.policyHolder.current.policy, action);
-    const [result] = await audit.execute([{ action, decision }], this.context(ctx));
+    const [result] = await pipeline.execute([{ action, decision }], this.context(ctx));
     if (!result) throw new AegisError("internal", "the execute pipeline returned no result");
     return result;
   }
@@ -119,17 +110,17 @@ export class GovernanceService {
     ctx?: Partial<ExecutionContext>,
   ): Promise<ExecuteResult[]> {
     this.checkBatch(actions);
-    const audit = this.requireAudit();
+    const pipeline = this.requirePipeline();
     const policy = this.policyHolder.current.policy;
     const items = actions.map((action, i) => ({ action, decision: decide(policy, action, i) }));
     if (items.length === 0) return [];
-    return audit.execute(items, this.context(ctx));
+    return pipeline.execute(items, this.context(ctx));
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
-    return this.requireAudit().query(
-      q.maxBytes === undefined ? { ...q, maxBytes: this.maxAuditPageBytes } : q,
-    );
+    if (!this.auditLog) throw new AegisError("unimplemented", NO_AUDIT_STORE);
+    if (q.limit <= 0) return { records: [], truncated: false };
+    return this.auditLog.query(q.maxBytes === undefined ? { ...q, maxBytes: this.maxAuditPageBytes } : q);
   }
 
   getPolicy(): PolicySnapshot {
@@ -164,9 +155,9 @@ export class GovernanceService {
   async readiness(): Promise<Readiness> {
     const components: Record<string, string> = { policy: "ok" };
     let reason = "";
-    if (this.audit) {
+    if (this.pipeline) {
       try {
-        const h = await this.audit.health();
+        const h = await this.pipeline.health();
         components["audit"] = h.ok ? "ok" : "unavailable";
         if (!h.ok) reason = `audit store unavailable: ${h.reason ?? "unknown reason"}`;
       } catch (err) {
@@ -179,9 +170,9 @@ export class GovernanceService {
     return { ready: reason === "", reason, components };
   }
 
+  /** Waits for running executes and drains the audit queue. */
   async close(): Promise<void> {
-    this.policyHolder.close();
-    await this.audit?.close();
+    await this.pipeline?.close();
   }
 
   private checkBatch(actions: readonly ActionRequest[]): void {
@@ -194,10 +185,9 @@ export class GovernanceService {
     for (let i = 0; i < actions.length; i++) checkAction(actions[i]!, i, this.limits);
   }
 
-  private requireAudit(): AuditBackend {
-    if (!this.audit)
-      throw new AegisError("unimplemented", "execute and audit need an audit store; none is configured");
-    return this.audit;
+  private requirePipeline(): ExecutePipeline {
+    if (!this.pipeline) throw new AegisError("unimplemented", NO_AUDIT_STORE);
+    return this.pipeline;
   }
 
   private context(ctx: Partial<ExecutionContext> | undefined): ExecutionContext {

@@ -36,8 +36,8 @@ import {
   RuleSchema,
   SortOrder,
 } from "../../gen/aegis/v1/types_pb.js";
+import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../audit/types.js";
 import { AegisError } from "../errors.js";
-import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../governance/audit-query.js";
 import type { AuditQuery, AuditRecord, GovernanceService } from "../governance/index.js";
 import type { ActionRequest, EvaluateResult, ExecuteResult, ExecutionContext } from "../governance/types.js";
 import type { Approval as ApprovalName, RiskLevel as RiskName } from "../policy/types.js";

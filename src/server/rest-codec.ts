@@ -5,7 +5,6 @@
 // reflection-driven message conversion per request.
 
 import { AegisError } from "../errors.js";
-import { parseAuditQuery } from "../governance/audit-query.js";
 import type {
   AuditPage,
   AuditQuery,
@@ -15,6 +14,7 @@ import type {
   Readiness,
 } from "../governance/index.js";
 import type { ActionRequest, EvaluateResult, ExecuteResult } from "../governance/types.js";
+import { parseAuditQuery } from "./audit-query-params.js";
 
 function bad(message: string): AegisError {
   return new AegisError("invalid_argument", message);

@@ -1,13 +1,22 @@
 // Composition of one Aegis server: policy holder + governance service + audit backend + request
 // handler + listener, with the startup checks and the graceful shutdown of DESIGN §2 and §6.
-import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { openAuditStore } from "../audit/index.js";
+import { AUDIT_MIGRATIONS, SqlAuditStore } from "../audit/index.js";
 import { type Config, DEFAULTS, isLoopback } from "../config.js";
 import { AegisError } from "../errors.js";
-import { createAuditService } from "../governance/execute.js";
-import { type AuditBackend, GovernanceService, PolicyHolder } from "../governance/index.js";
-import type { ApprovalHandler, Executor } from "../governance/types.js";
+import {
+  type ApprovalHandler,
+  type AuditLog,
+  createExecutePipeline,
+  type ExecutePipeline,
+  type Executor,
+  GovernanceService,
+  loadPolicyFile,
+  newSessionId,
+  PolicyFileSource,
+  PolicyHolder,
+} from "../governance/index.js";
+import { type Database, openMigrated, resolveTarget } from "../storage/index.js";
 import { Authenticator } from "./auth.js";
 import { Cors } from "./cors.js";
 import { createRequestHandler, type NodeHandler } from "./handler.js";
@@ -22,12 +31,14 @@ export interface AegisServerOptions {
   readonly auditDb?: string | undefined;
   readonly executor?: Executor | undefined;
   readonly approvalHandler?: ApprovalHandler | undefined;
-  /** A ready audit backend (overrides `auditDb`); `false` runs without one (evaluate only). */
-  readonly audit?: AuditBackend | false | undefined;
+  /** A ready execute pipeline (overrides `auditDb`); `false` runs without one (evaluate only). */
+  readonly pipeline?: ExecutePipeline | false | undefined;
+  /** What answers audit queries beside a given `pipeline` (none: QueryAudit is unimplemented). */
+  readonly auditLog?: AuditLog | undefined;
   /** Everything else of DESIGN §6; omitted fields take their defaults (not the environment). */
   readonly config?: Partial<Config> | undefined;
   readonly logger?: Logger | undefined;
-  /** Watch the policy file and reload on SIGHUP (default true). */
+  /** Watch the policy file and reload it when it changes (default true). */
   readonly watchPolicy?: boolean | undefined;
 }
 
@@ -46,6 +57,8 @@ export interface AegisServer {
   readonly ready: Promise<void>;
   /** The governance service; throws until `ready` has resolved. */
   readonly governance: GovernanceService;
+  /** Re-reads the policy file even when unchanged (an explicit reload wins over a PUT): SIGHUP. */
+  reloadPolicy(reason: string): Promise<boolean>;
   readonly logger: Logger;
 }
 
@@ -82,6 +95,9 @@ interface Components {
   readonly auth: Authenticator;
   readonly rh: ReturnType<typeof createRequestHandler>;
   readonly tls: { cert: Buffer; key: Buffer } | undefined;
+  readonly policyFile: PolicyFileSource;
+  /** The database this server opened (none when given a pipeline). */
+  readonly database: Database | undefined;
 }
 
 async function readTlsFile(path: string, name: string): Promise<Buffer> {
@@ -93,7 +109,9 @@ async function readTlsFile(path: string, name: string): Promise<Buffer> {
 }
 
 async function start(config: Config, options: AegisServerOptions, logger: Logger): Promise<Components> {
-  const holder = await PolicyHolder.fromFile(config.policyPath, { logger });
+  const loaded = await loadPolicyFile(config.policyPath);
+  const holder = new PolicyHolder(loaded.policy, "file");
+  const policyFile = new PolicyFileSource(config.policyPath, holder, loaded, { logger });
   const tls =
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? {
@@ -101,13 +119,18 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
           key: await readTlsFile(config.tlsKey, "AEGIS_TLS_KEY"),
         }
       : undefined;
-  const sessionId = randomBytes(6).toString("hex");
+  const sessionId = newSessionId();
 
-  let audit: AuditBackend | undefined;
-  if (options.audit) audit = options.audit;
-  else if (options.audit !== false) {
-    const store = await openAuditStore({ auditDb: config.auditDb, databaseUrl: config.databaseUrl });
-    audit = createAuditService({
+  let database: Database | undefined;
+  let pipeline: ExecutePipeline | undefined;
+  let auditLog: AuditLog | undefined;
+  if (options.pipeline) {
+    pipeline = options.pipeline;
+    auditLog = options.auditLog;
+  } else if (options.pipeline !== false) {
+    database = await openMigrated(resolveTarget(config), { migrations: AUDIT_MIGRATIONS });
+    const store = new SqlAuditStore(database);
+    pipeline = createExecutePipeline({
       store,
       executor: options.executor,
       approvalHandler: options.approvalHandler,
@@ -116,49 +139,42 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
       sessionId,
       logger,
     });
-    logger.info({ audit: store.location, kind: store.kind }, "audit store opened");
+    auditLog = store;
+    logger.info({ audit: database.location, kind: database.kind }, "audit store opened");
   }
 
   try {
-    return assemble(config, options, logger, holder, audit, sessionId, tls);
+    const governance = new GovernanceService({
+      policy: holder,
+      maxBatch: config.maxBatch,
+      pipeline,
+      auditLog,
+      sessionId,
+      actionLimits: {
+        maxParamsBytes: config.maxParamsBytes,
+        maxDescriptionBytes: config.maxDescriptionBytes,
+      },
+      maxAuditPageBytes: config.maxAuditPageBytes,
+    });
+    const health = new HealthState(governance);
+    const auth = new Authenticator({ apiKey: config.apiKey, adminKey: config.adminKey });
+    const rh = createRequestHandler({
+      governance,
+      health,
+      auth,
+      cors: new Cors(config.corsOrigins),
+      logger,
+      maxBodyBytes: config.maxBodyBytes,
+    });
+    if (options.watchPolicy !== false) policyFile.watch();
+    void health.refresh().catch(() => undefined);
+    health.startPolling();
+    return { governance, health, auth, rh, tls, policyFile, database };
   } catch (err) {
-    await audit?.close().catch(() => undefined);
+    await pipeline?.close().catch(() => undefined);
+    await database?.close().catch(() => undefined);
     throw err;
   }
-}
-
-function assemble(
-  config: Config,
-  options: AegisServerOptions,
-  logger: Logger,
-  holder: PolicyHolder,
-  audit: AuditBackend | undefined,
-  sessionId: string,
-  tls: Components["tls"],
-): Components {
-  const governance = new GovernanceService({
-    policy: holder,
-    maxBatch: config.maxBatch,
-    audit,
-    sessionId,
-    actionLimits: { maxParamsBytes: config.maxParamsBytes, maxDescriptionBytes: config.maxDescriptionBytes },
-    maxAuditPageBytes: config.maxAuditPageBytes,
-  });
-  const health = new HealthState(governance);
-  const auth = new Authenticator({ apiKey: config.apiKey, adminKey: config.adminKey });
-  const rh = createRequestHandler({
-    governance,
-    health,
-    auth,
-    cors: new Cors(config.corsOrigins),
-    logger,
-    maxBodyBytes: config.maxBodyBytes,
-  });
-
-  if (options.watchPolicy !== false) holder.watch();
-  void health.refresh().catch(() => undefined);
-  health.startPolling();
-  return { governance, health, auth, rh, tls };
 }
 
 function warnAboutOpenAccess(auth: Authenticator, config: Config, host: string, logger: Logger): void {
@@ -239,6 +255,9 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
       if (!components) throw new Error("the server is still starting: await server.ready first");
       return components.governance;
     },
+    async reloadPolicy(reason) {
+      return (await starting).policyFile.reload(true, reason);
+    },
     async listen(opts = {}) {
       const c = await starting;
       if (listener) throw new Error("already listening");
@@ -255,7 +274,9 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
           c.health.beginShutdown();
           c.rh.beginShutdown();
           await listener?.close(SHUTDOWN_GRACE_MS);
+          c.policyFile.close();
           await c.governance.close();
+          await c.database?.close();
         },
         () => undefined, // startup failed: nothing was left open (start cleans up after itself)
       );

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { AuditStore, NewAuditRow, RowCompletion } from "../../src/audit/audit-store.js";
 import { BatchWriter } from "../../src/audit/batch-writer.js";
-import { createEmbeddedStore } from "../../src/audit/embedded/embedded-store.js";
+import { createEmbeddedStore } from "../../src/audit/open-audit-store.js";
 import { AegisError } from "../../src/errors.js";
 import type { AuditPage, AuditQuery } from "../../src/governance/types.js";
 import { deferred, row } from "./support.js";

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import pg from "pg";
-import { createEmbeddedStore } from "../../src/audit/embedded/embedded-store.js";
+import { createEmbeddedStore } from "../../src/audit/open-audit-store.js";
 import type { AuditRecord } from "../../src/governance/types.js";
 import { get, post } from "../support/http.js";
+import { createTestDatabase, loudNotRun, postgresUrl } from "../support/postgres.js";
 import { type ServerProcess, startServer } from "../support/server-process.js";
-import { createTestDatabase, loudNotRun, postgresUrl } from "./support.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "aegis-audit-proc-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));

@@ -6,12 +6,13 @@ import { after, before, describe, test } from "node:test";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { AuditStore } from "../../src/audit/audit-store.js";
-import { createEmbeddedStoreOn } from "../../src/audit/embedded/embedded-store.js";
-import { MIGRATIONS, MIGRATIONS_TABLE } from "../../src/audit/migrations.js";
-import { createPostgresStore } from "../../src/audit/postgres/postgres-store.js";
+import { AUDIT_MIGRATIONS as MIGRATIONS } from "../../src/audit/migrations.js";
+import { createEmbeddedStoreOn, createPostgresStore } from "../../src/audit/open-audit-store.js";
 import { AegisError } from "../../src/errors.js";
 import type { AuditQuery } from "../../src/governance/types.js";
-import { createTestDatabase, loudNotRun, postgresUrl, row } from "./support.js";
+import { MIGRATIONS_TABLE } from "../../src/storage/index.js";
+import { createTestDatabase, loudNotRun, postgresUrl } from "../support/postgres.js";
+import { row } from "./support.js";
 
 interface Harness {
   readonly store: AuditStore;

@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import type { AuditStore } from "../../src/audit/audit-store.js";
-import { createPostgresStore, writePoolConfig } from "../../src/audit/postgres/postgres-store.js";
-import { WRITE_BATCH_SQL } from "../../src/audit/sql-store.js";
-import { createTestDatabase, loudNotRun, postgresUrl, row } from "./support.js";
+import { createPostgresStore } from "../../src/audit/open-audit-store.js";
+import { WRITE_BATCH_SQL } from "../../src/audit/sql-audit-store.js";
+import { writePoolConfig } from "../../src/storage/postgres/pg-driver.js";
+import { createTestDatabase, loudNotRun, postgresUrl } from "../support/postgres.js";
+import { row } from "./support.js";
 
 const adminUrl = await postgresUrl();
 if (adminUrl === null) {

@@ -32,8 +32,8 @@ import { dirname, join, posix } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
-import { createTestDatabase, postgresUrl } from "../audit/support.js";
 import { repoRoot } from "../support/paths.js";
+import { createTestDatabase, postgresUrl } from "../support/postgres.js";
 
 interface Instruction {
   readonly line: number;

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AegisError } from "../../src/errors.js";
-import type { AuditBackend, DecidedAction } from "../../src/governance/index.js";
+import type { AuditLog, DecidedAction, ExecutePipeline } from "../../src/governance/index.js";
 import { GovernanceService, PolicyHolder } from "../../src/governance/index.js";
 import type { ExecuteResult } from "../../src/governance/types.js";
 import { parsePolicy } from "../../src/policy/index.js";
@@ -18,8 +18,13 @@ const POLICY = `rules:
     approval: block
 `;
 
-function service(audit?: AuditBackend, maxBatch = 5): GovernanceService {
-  return new GovernanceService({ policy: new PolicyHolder(parsePolicy(POLICY), "file"), maxBatch, audit });
+function service(audit?: ExecutePipeline & AuditLog, maxBatch = 5): GovernanceService {
+  return new GovernanceService({
+    policy: new PolicyHolder(parsePolicy(POLICY), "file"),
+    maxBatch,
+    pipeline: audit,
+    auditLog: audit,
+  });
 }
 
 function act(actionType: string, params: Record<string, unknown> = {}) {
@@ -118,7 +123,7 @@ describe("GovernanceService", () => {
 
   test("execute hands decided actions and the session id to the audit backend", async () => {
     const calls: Array<{ items: readonly DecidedAction[]; sessionId: string }> = [];
-    const backend: AuditBackend = {
+    const backend: ExecutePipeline & AuditLog = {
       async execute(items, ctx) {
         calls.push({ items, sessionId: ctx.sessionId });
         return items.map(

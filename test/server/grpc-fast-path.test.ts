@@ -22,9 +22,14 @@ import {
 } from "../../gen/aegis/v1/governance_service_pb.js";
 import { Approval, ResultStatus, RiskLevel } from "../../gen/aegis/v1/types_pb.js";
 import type { AuditStore } from "../../src/audit/audit-store.js";
-import { createEmbeddedStore, MEMORY_LOCATION } from "../../src/audit/embedded/embedded-store.js";
-import { type AuditService, createAuditService } from "../../src/governance/execute.js";
-import { type AuditBackend, GovernanceService as Gov, PolicyHolder } from "../../src/governance/index.js";
+import { createEmbeddedStore } from "../../src/audit/open-audit-store.js";
+import { type AuditedExecutePipeline, createExecutePipeline } from "../../src/governance/execute-pipeline.js";
+import {
+  type AuditLog,
+  type ExecutePipeline,
+  GovernanceService as Gov,
+  PolicyHolder,
+} from "../../src/governance/index.js";
 import type { ApprovalHandler, Executor } from "../../src/governance/types.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import { Authenticator } from "../../src/server/auth.js";
@@ -33,6 +38,7 @@ import { createRequestHandler } from "../../src/server/handler.js";
 import { HealthState } from "../../src/server/health.js";
 import { Listener } from "../../src/server/listener.js";
 import { createLogger } from "../../src/server/logger.js";
+import { MEMORY_LOCATION } from "../../src/storage/index.js";
 import { grpc, grpcClient, metadataOf, unary, unaryRaw } from "../support/grpc.js";
 import { type Harness, SEED_POLICY, startHarness } from "./harness.js";
 
@@ -432,7 +438,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
   let h: Harness;
   let client: grpc.Client;
   let store: AuditStore;
-  let audit: AuditService;
+  let audit: AuditedExecutePipeline;
   let storeDown = false;
   const auth = { "x-api-key": KEY };
   // Every executor and approval call, by target; targets ending in "-wait" wait for the signal.
@@ -468,7 +474,12 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
         return typeof v === "function" ? v.bind(t) : v;
       },
     });
-    audit = createAuditService({ store: flaky, executor, approvalHandler, writer: { probeIntervalMs: 20 } });
+    audit = createExecutePipeline({
+      store: flaky,
+      executor,
+      approvalHandler,
+      writer: { probeIntervalMs: 20 },
+    });
     h = await startHarness({ apiKey: KEY, maxBodyBytes: MAX_BODY, maxBatch: MAX_BATCH, audit });
     client = grpcClient(new URL(h.url).host);
   });
@@ -778,7 +789,7 @@ describe("unary gRPC fast path: Execute errors the handler did not expect", () =
 
 describe("unary gRPC fast path: Execute and ExecuteBatch are served on the stream", () => {
   test("taken by the fast path (with or without grpc-timeout), never reaching the compat layer", async () => {
-    const audit: AuditBackend = {
+    const audit: ExecutePipeline & AuditLog = {
       execute: async (items) =>
         items.map(({ action, decision }, i) => ({
           actionType: action.actionType,
@@ -796,7 +807,8 @@ describe("unary gRPC fast path: Execute and ExecuteBatch are served on the strea
     const governance = new Gov({
       policy: new PolicyHolder(parsePolicy(SEED_POLICY), "file"),
       maxBatch: 10,
-      audit,
+      pipeline: audit,
+      auditLog: audit,
     });
     const rh = createRequestHandler({
       governance,

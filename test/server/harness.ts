@@ -1,7 +1,7 @@
 // Starts the server in this process (no audit store, silent logs) on a free port, for focused
 // tests of the transport layer. The end-to-end suites spawn the real CLI instead.
 
-import type { AuditBackend } from "../../src/governance/index.js";
+import type { AuditedExecutePipeline, AuditLog, ExecutePipeline } from "../../src/governance/index.js";
 import { GovernanceService, PolicyHolder } from "../../src/governance/index.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import type { Policy } from "../../src/policy/types.js";
@@ -48,7 +48,8 @@ export interface HarnessOptions {
   readonly maxBodyBytes?: number;
   readonly maxBatch?: number;
   readonly cors?: readonly string[];
-  readonly audit?: AuditBackend;
+  /** A server pipeline (its store answers audit queries) or a fake that does both. */
+  readonly audit?: AuditedExecutePipeline | (ExecutePipeline & AuditLog);
   readonly tls?: TlsFiles;
   readonly maxAuditPageBytes?: number;
 }
@@ -58,7 +59,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const governance = new GovernanceService({
     policy: holder,
     maxBatch: o.maxBatch ?? 1000,
-    audit: o.audit,
+    pipeline: o.audit,
+    auditLog: o.audit === undefined ? undefined : "store" in o.audit ? o.audit.store : o.audit,
     maxAuditPageBytes: o.maxAuditPageBytes,
   });
   const health = new HealthState(governance);

@@ -10,17 +10,18 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { GovernanceService } from "../../gen/aegis/v1/governance_service_pb.js";
-import { createEmbeddedStore, MEMORY_LOCATION } from "../../src/audit/embedded/embedded-store.js";
-import { type AuditService, createAuditService } from "../../src/governance/execute.js";
+import { createEmbeddedStore } from "../../src/audit/open-audit-store.js";
+import { type AuditedExecutePipeline, createExecutePipeline } from "../../src/governance/execute-pipeline.js";
 import type { AuditRecord } from "../../src/governance/types.js";
+import { MEMORY_LOCATION } from "../../src/storage/index.js";
 import { call, type Harness, startHarness } from "./harness.js";
 
 let h: Harness;
-let audit: AuditService;
+let audit: AuditedExecutePipeline;
 const PAGE_BYTES = 64 * 1024;
 
 before(async () => {
-  audit = createAuditService({ store: await createEmbeddedStore({ location: MEMORY_LOCATION }) });
+  audit = createExecutePipeline({ store: await createEmbeddedStore({ location: MEMORY_LOCATION }) });
   h = await startHarness({ audit, maxAuditPageBytes: PAGE_BYTES });
 });
 after(async () => {

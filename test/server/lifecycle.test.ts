@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import type { AuditBackend } from "../../src/governance/index.js";
+import type { AuditLog, ExecutePipeline } from "../../src/governance/index.js";
 import { createServer, GovernanceService } from "../../src/index.js";
 import { cliPath, examplesDir } from "../support/paths.js";
 import { makeTempDir, runCli, serverEnv, startServer } from "../support/server-process.js";
@@ -20,7 +20,12 @@ const policyPath = join(examplesDir, "policy.yaml");
 const tmp = makeTempDir("aegis-lifecycle-");
 after(() => tmp.cleanup());
 
-function slowBackend(ms: number): AuditBackend {
+/** The same object as the execute pipeline and the audit log of a server. */
+function backend(b: ExecutePipeline & AuditLog): { pipeline: ExecutePipeline; auditLog: AuditLog } {
+  return { pipeline: b, auditLog: b };
+}
+
+function slowBackend(ms: number): ExecutePipeline & AuditLog {
   return {
     async execute(items) {
       await new Promise((r) => setTimeout(r, ms));
@@ -48,7 +53,7 @@ describe("createServer", () => {
   test("close() lets an in-flight request finish, then refuses connections", async () => {
     const server = await createServer({
       policyPath,
-      audit: slowBackend(400),
+      ...backend(slowBackend(400)),
       watchPolicy: false,
       config: { logLevel: "silent" },
     });
@@ -71,7 +76,7 @@ describe("createServer", () => {
   test("returns synchronously: listen() waits for startup, the handler serves once ready", async () => {
     const server = createServer({
       policyPath,
-      audit: false,
+      pipeline: false,
       watchPolicy: false,
       config: { logLevel: "silent" },
     });
@@ -94,7 +99,7 @@ describe("createServer", () => {
 
   test("a startup failure rejects listen() and ready, and the embedded handler answers 503", async () => {
     const missing = join(tmp.path, "no-such-policy.yaml");
-    const server = createServer({ policyPath: missing, audit: false, config: { logLevel: "silent" } });
+    const server = createServer({ policyPath: missing, pipeline: false, config: { logLevel: "silent" } });
     await assert.rejects(server.listen({ host: "127.0.0.1", port: 0 }), /no-such-policy\.yaml/);
     await assert.rejects(server.ready, /no-such-policy\.yaml/);
     const { createServer: createHttpServer } = await import("node:http");
@@ -114,7 +119,7 @@ describe("createServer", () => {
   test("a TS caller gets a typed client from the package alone", async () => {
     const server = await createServer({
       policyPath,
-      audit: false,
+      pipeline: false,
       watchPolicy: false,
       config: { logLevel: "silent" },
     });

@@ -1,12 +1,13 @@
-// Hot reload of the policy file: plain writes, rename-saves, Kubernetes ConfigMap symlink swaps,
-// SIGHUP, invalid files (ignored), and last-writer-wins against API updates.
+// The policy file as a source: plain writes, rename-saves, Kubernetes ConfigMap symlink swaps,
+// a forced reload (what SIGHUP does, see test/e2e/cli.test.ts), invalid files (ignored), and
+// last-writer-wins against API updates.
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { AegisError } from "../../src/errors.js";
-import { PolicyHolder } from "../../src/governance/index.js";
+import { loadPolicyFile, PolicyFileSource, PolicyHolder } from "../../src/governance/index.js";
 import { parsePolicy } from "../../src/policy/index.js";
 
 const A = `rules:\n  - name: a\n    match: {type: "read"}\n    approval: auto\n`;
@@ -32,32 +33,38 @@ async function until(check: () => boolean, what: string, ms = 5000): Promise<voi
   }
 }
 
-async function watched(path: string): Promise<PolicyHolder> {
-  const errors: string[] = [];
-  const h = await PolicyHolder.fromFile(path, {
+interface Watched {
+  readonly holder: PolicyHolder;
+  readonly file: PolicyFileSource;
+}
+
+async function watched(path: string, errors: string[] = []): Promise<Watched> {
+  const loaded = await loadPolicyFile(path);
+  const holder = new PolicyHolder(loaded.policy, "file");
+  const file = new PolicyFileSource(path, holder, loaded, {
     debounceMs: 20,
-    logger: { info() {}, warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
+    logger: { warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
   });
-  h.watch();
-  cleanups.push(() => h.close());
-  return h;
+  file.watch();
+  cleanups.push(() => file.close());
+  return { holder, file };
 }
 
-function ruleName(h: PolicyHolder): string | undefined {
-  return h.current.policy.view.rules[0]?.name;
+function ruleName(w: Watched): string | undefined {
+  return w.holder.current.policy.view.rules[0]?.name;
 }
 
-describe("PolicyHolder", () => {
+describe("PolicyFileSource", () => {
   test("a missing file or an invalid policy is a clear error with the file and line", async () => {
     const dir = tempDir();
-    await assert.rejects(PolicyHolder.fromFile(join(dir, "none.yaml")), (e: unknown) => {
+    await assert.rejects(loadPolicyFile(join(dir, "none.yaml")), (e: unknown) => {
       assert.ok(e instanceof AegisError);
       assert.match(e.message, /none\.yaml: no such file/);
       return true;
     });
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "rules:\n  - name: x\n    approval: maybe\n");
-    await assert.rejects(PolicyHolder.fromFile(bad), (e: unknown) => {
+    await assert.rejects(loadPolicyFile(bad), (e: unknown) => {
       assert.ok(e instanceof AegisError);
       assert.match(e.message, /bad\.yaml:3:\d+/);
       return true;
@@ -72,7 +79,7 @@ describe("PolicyHolder", () => {
     assert.equal(ruleName(h), "a");
     writeFileSync(path, B);
     await until(() => ruleName(h) === "b", "in-place reload");
-    assert.equal(h.current.source, "file");
+    assert.equal(h.holder.current.source, "file");
   });
 
   test("reloads after an editor's rename-save", async () => {
@@ -107,12 +114,7 @@ describe("PolicyHolder", () => {
     const path = join(dir, "policy.yaml");
     writeFileSync(path, A);
     const errors: string[] = [];
-    const h = await PolicyHolder.fromFile(path, {
-      debounceMs: 20,
-      logger: { info() {}, warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
-    });
-    h.watch();
-    cleanups.push(() => h.close());
+    const h = await watched(path, errors);
     writeFileSync(path, "rules: [{approval: maybe}]\n");
     await until(() => errors.length > 0, "the error log");
     assert.equal(ruleName(h), "a");
@@ -120,22 +122,26 @@ describe("PolicyHolder", () => {
     await until(() => ruleName(h) === "c", "recovery");
   });
 
-  test("last writer wins: PUT, then a changed file, then SIGHUP after another PUT", async () => {
+  test("last writer wins: PUT, then a changed file, then a forced reload after another PUT", async () => {
     const dir = tempDir();
     const path = join(dir, "policy.yaml");
     writeFileSync(path, A);
     const h = await watched(path);
-    h.replace(parsePolicy(C), "api");
-    assert.equal(h.current.source, "api");
+    h.holder.replace(parsePolicy(C), "api");
+    assert.equal(h.holder.current.source, "api");
     writeFileSync(path, B);
     await until(() => ruleName(h) === "b", "file after PUT");
-    assert.equal(h.current.source, "file");
+    assert.equal(h.holder.current.source, "file");
 
-    h.replace(parsePolicy(C), "api");
-    const before = h.current.loadedAt;
-    process.kill(process.pid, "SIGHUP");
-    await until(() => h.current.source === "file" && ruleName(h) === "b", "SIGHUP reload of unchanged bytes");
-    assert.ok(h.current.loadedAt >= before);
+    h.holder.replace(parsePolicy(C), "api");
+    const before = h.holder.current.loadedAt;
+    // Unchanged bytes: an event-driven reload keeps the PUT, a forced one (SIGHUP) brings the file back.
+    assert.equal(await h.file.reload(false, "file changed"), false);
+    assert.equal(h.holder.current.source, "api");
+    assert.equal(await h.file.reload(true, "SIGHUP"), true);
+    assert.equal(h.holder.current.source, "file");
+    assert.equal(ruleName(h), "b");
+    assert.ok(h.holder.current.loadedAt >= before);
   });
 
   test("a deleted file keeps the active policy", async () => {

@@ -4,14 +4,14 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { PGlite } from "@electric-sql/pglite";
 import type { AuditStore } from "../../src/audit/audit-store.js";
-import { createEmbeddedStoreOn } from "../../src/audit/embedded/embedded-store.js";
+import { createEmbeddedStoreOn } from "../../src/audit/open-audit-store.js";
 import { AegisError } from "../../src/errors.js";
 import {
-  type AuditService,
-  type AuditServiceOptions,
-  createAuditService,
-  newSessionId,
-} from "../../src/governance/execute.js";
+  createExecutePipeline,
+  type AuditedExecutePipeline as ExecutePipeline,
+  type ExecutePipelineOptions,
+} from "../../src/governance/execute-pipeline.js";
+import { newSessionId } from "../../src/governance/session.js";
 import type {
   ActionRequest,
   ApprovalHandler,
@@ -56,13 +56,13 @@ function decision(
 
 /** A service on a fresh schema; `fn` runs with it and the store, then everything is closed. */
 async function withService(
-  options: Omit<AuditServiceOptions, "store">,
-  fn: (svc: AuditService, rows: () => Promise<AuditRecord[]>, store: AuditStore) => Promise<void>,
+  options: Omit<ExecutePipelineOptions, "store">,
+  fn: (svc: ExecutePipeline, rows: () => Promise<AuditRecord[]>, store: AuditStore) => Promise<void>,
 ): Promise<void> {
   const schema = `x${++seq}`;
   const store = await createEmbeddedStoreOn(db, { schema });
   await store.migrate();
-  const svc = createAuditService({ store, ...options });
+  const svc = createExecutePipeline({ store, ...options });
   try {
     await fn(svc, async () => (await store.query({ limit: 1000, order: "asc" })).records, store);
   } finally {
@@ -362,7 +362,7 @@ test("store unreachable: unavailable before anything runs, health says why", asy
     },
     close: async () => {},
   };
-  const svc = createAuditService({
+  const svc = createExecutePipeline({
     store: down,
     executor: exec,
     approvalHandler: {
@@ -402,7 +402,7 @@ test("close waits for running actions, records them, then refuses new ones", asy
   const schema = `x${++seq}`;
   const store = await createEmbeddedStoreOn(db, { schema });
   await store.migrate();
-  const svc = createAuditService({ store, executor: exec });
+  const svc = createExecutePipeline({ store, executor: exec });
   const running = svc.execute([{ action: action(), decision: decision("auto") }], ctx);
   while (exec.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
   const closing = svc.close();

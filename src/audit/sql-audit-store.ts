@@ -1,11 +1,11 @@
-// The AuditStore over any SqlDriver: the SQL both backends share, and the row <-> AuditRecord
-// mapping. A flush is ONE statement (inserts and completions together), so it is one commit and
+// The AuditStore over the process's Database: the SQL both backends share, and the row <->
+// AuditRecord mapping. A flush is ONE statement (inserts and completions together), so it is one commit and
 // one round trip; its new rows travel as a single json parameter and its completions as four
 // arrays, so a flush of any size stays under PostgreSQL's parameter limit and the statement text
 // never changes (one cached plan).
 import { AegisError } from "../errors.js";
-import type { AuditPage, AuditQuery, AuditRecord } from "../governance/types.js";
 import type { Approval, RiskLevel } from "../policy/types.js";
+import { type Database, toDatabaseError } from "../storage/index.js";
 import type {
   AuditStore,
   NewAuditRow,
@@ -14,9 +14,11 @@ import type {
   StoreKind,
   UnacknowledgedWrite,
 } from "./audit-store.js";
-import { migrate } from "./migrations.js";
-import type { SqlDriver } from "./sql-driver.js";
-import { toStoreError } from "./store-errors.js";
+import type { AuditPage, AuditQuery, AuditRecord } from "./types.js";
+
+function toStoreError(err: unknown, what: string): AegisError {
+  return toDatabaseError(err, what, "audit");
+}
 
 const COLUMNS = [
   "session_id",
@@ -248,22 +250,26 @@ export function buildQuery(q: AuditQuery): { text: string; params: unknown[] } {
 
 export class SqlAuditStore implements AuditStore {
   private migrated = false;
+  readonly kind: StoreKind;
+  readonly location: string;
 
+  /** `owned`: close() closes the database too (a store opened on its own, openAuditStore). */
   constructor(
-    readonly kind: StoreKind,
-    readonly location: string,
-    protected readonly driver: SqlDriver,
-    private readonly onClose?: () => Promise<void> | void,
-  ) {}
+    private readonly db: Database,
+    private readonly owned = false,
+  ) {
+    this.kind = db.kind;
+    this.location = db.location;
+  }
+
+  private get driver() {
+    return this.db.driver;
+  }
 
   async migrate(): Promise<void> {
     if (this.migrated) return;
-    try {
-      await migrate(this.driver);
-      this.migrated = true;
-    } catch (err) {
-      throw toStoreError(err, "audit schema migration");
-    }
+    await this.db.migrate();
+    this.migrated = true;
   }
 
   async writeBatch(
@@ -340,22 +346,11 @@ export class SqlAuditStore implements AuditStore {
     }
   }
 
-  async ping(timeoutMs = 1500): Promise<void> {
-    try {
-      await this.driver.ping(timeoutMs);
-    } catch (err) {
-      const e = toStoreError(err, "audit ping");
-      throw e.code === "unavailable"
-        ? e
-        : new AegisError("unavailable", `audit database unavailable: ${e.message}`, e.retryAfterSeconds ?? 1);
-    }
+  ping(timeoutMs = 1500): Promise<void> {
+    return this.db.ping(timeoutMs);
   }
 
   async close(): Promise<void> {
-    try {
-      await this.driver.close();
-    } finally {
-      await this.onClose?.();
-    }
+    if (this.owned) await this.db.close();
   }
 }

@@ -7,29 +7,28 @@
 // Every reply is sent after its row is committed; an action never runs without a committed row,
 // so a crash while it runs leaves a `pending` row. The audit store going away makes execute fail
 // fast with `unavailable` before anything runs. No HTTP knowledge here: the governance service
-// (src/governance/service.ts) calls this through its AuditBackend seam.
-import { randomBytes } from "node:crypto";
-import type { AuditStore, NewAuditRow, StoreHealth } from "../audit/audit-store.js";
-import { BatchWriter, type BatchWriterOptions, type WriterStats } from "../audit/batch-writer.js";
-import { redactParams } from "../audit/redact.js";
-import { RETRY_AFTER_SECONDS } from "../audit/store-errors.js";
+// (src/governance/service.ts) hands every decided action over.
+import {
+  type AuditStore,
+  BatchWriter,
+  type BatchWriterOptions,
+  type NewAuditRow,
+  redactParams,
+  type StoreHealth,
+  type WriterStats,
+} from "../audit/index.js";
 import { AegisError } from "../errors.js";
+import { RETRY_AFTER_SECONDS } from "../storage/index.js";
 import { storableText, unstorableJson } from "./action-check.js";
-import type {
-  ActionRequest,
-  ApprovalHandler,
-  AuditPage,
-  AuditQuery,
-  EvaluateResult,
-  ExecuteResult,
-  ExecutionContext,
-  Executor,
-} from "./types.js";
-
-/** A random 12-hex-character session id for this process. */
-export function newSessionId(): string {
-  return randomBytes(6).toString("hex");
-}
+import {
+  type ApprovalHandler,
+  AUTO_APPROVAL_WARNING,
+  AutoApprovalHandler,
+  askApproval,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+} from "./approval.js";
+import { newSessionId } from "./session.js";
+import type { ActionRequest, EvaluateResult, ExecuteResult, ExecutionContext, Executor } from "./types.js";
 
 /** The default executor: runs nothing, reports `{"executed": true}`. */
 export class NoopExecutor implements Executor {
@@ -38,23 +37,10 @@ export class NoopExecutor implements Executor {
   }
 }
 
-/** The default approval handler: approves everything (the server warns about it at startup). */
-export class AutoApprovalHandler implements ApprovalHandler {
-  async approve(): Promise<{ approved: boolean; reason?: string }> {
-    return { approved: true, reason: "auto-approved" };
-  }
-}
-
-export const DEFAULT_APPROVAL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024;
 
-/** The warning the server logs when it runs with the auto-approval default. */
-export const AUTO_APPROVAL_WARNING =
-  "no approval handler configured: actions whose rule says 'approve' are auto-approved (AutoApprovalHandler); " +
-  "pass approvalHandler to createServer for human review";
-
-/** Structurally the same as `DecidedAction` of the governance service. */
-export interface DecidedActionLike {
+/** One action with the decision the policy made for it. */
+export interface DecidedAction {
   readonly action: ActionRequest;
   readonly decision: EvaluateResult;
 }
@@ -65,7 +51,7 @@ export interface PipelineLogger {
   error(obj: object, msg?: string): void;
 }
 
-export interface AuditServiceOptions {
+export interface ExecutePipelineOptions {
   readonly store: AuditStore;
   readonly executor?: Executor | undefined;
   readonly approvalHandler?: ApprovalHandler | undefined;
@@ -81,18 +67,22 @@ export interface AuditServiceOptions {
   readonly logger?: PipelineLogger | undefined;
 }
 
-export interface AuditService {
+/** What GovernanceService.execute hands decided actions to. */
+export interface ExecutePipeline {
+  /** Each action on its own, in input order; results in input order. */
+  execute(items: readonly DecidedAction[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
+  /** Whether execute can work now (feeds /ready and gRPC health). */
+  health(): Promise<StoreHealth>;
+  /** Refuses new executions, waits for running ones, then releases what it holds. */
+  close(): Promise<void>;
+}
+
+/** The server's pipeline: approval -> executor -> audit rows through the group-commit writer. */
+export interface AuditedExecutePipeline extends ExecutePipeline {
   readonly sessionId: string;
   readonly store: AuditStore;
   readonly writer: BatchWriter;
-  /** Each action on its own, in input order; results in input order. */
-  execute(items: readonly DecidedActionLike[], ctx: ExecutionContext): Promise<ExecuteResult[]>;
-  query(q: AuditQuery): Promise<AuditPage>;
-  /** Whether execute can work now: the breaker is closed and the database answers. */
-  health(): Promise<StoreHealth>;
   stats(): WriterStats;
-  /** Refuses new executions, waits for running ones, drains the write queue, closes the store. */
-  close(): Promise<void>;
 }
 
 function messageOf(err: unknown): string {
@@ -122,9 +112,7 @@ function jsonSafe(data: unknown, maxBytes: number): unknown {
   return copy;
 }
 
-type Verdict = { approved: true } | { approved: false; reason: string };
-
-class AuditServiceImpl implements AuditService {
+class AuditedPipeline implements AuditedExecutePipeline {
   readonly sessionId: string;
   readonly writer: BatchWriter;
   private readonly executor: Executor;
@@ -140,7 +128,7 @@ class AuditServiceImpl implements AuditService {
 
   constructor(
     readonly store: AuditStore,
-    options: AuditServiceOptions,
+    options: ExecutePipelineOptions,
   ) {
     this.sessionId = options.sessionId ?? newSessionId();
     this.executor = options.executor ?? new NoopExecutor();
@@ -169,7 +157,7 @@ class AuditServiceImpl implements AuditService {
     });
   }
 
-  async execute(items: readonly DecidedActionLike[], ctx: ExecutionContext): Promise<ExecuteResult[]> {
+  async execute(items: readonly DecidedAction[], ctx: ExecutionContext): Promise<ExecuteResult[]> {
     if (this.closing) throw new AegisError("unavailable", "server is shutting down", RETRY_AFTER_SECONDS);
     this.assertWritable();
     this.running++;
@@ -201,11 +189,6 @@ class AuditServiceImpl implements AuditService {
       this.running--;
       if (this.running === 0) this.notifyIdle();
     }
-  }
-
-  async query(q: AuditQuery): Promise<AuditPage> {
-    if (q.limit <= 0) return { records: [], truncated: false };
-    return this.store.query(q);
   }
 
   async health(): Promise<StoreHealth> {
@@ -291,7 +274,7 @@ class AuditServiceImpl implements AuditService {
   }
 
   private async executeOne(
-    { action, decision }: DecidedActionLike,
+    { action, decision }: DecidedAction,
     outerCtx: ExecutionContext,
   ): Promise<{ result: ExecuteResult; ran: boolean }> {
     const sessionId = action.sessionId || outerCtx.sessionId || this.sessionId;
@@ -328,7 +311,7 @@ class AuditServiceImpl implements AuditService {
     if (decision.approval === "approve") {
       // Do not ask a human about an action that could not be recorded anyway.
       this.assertWritable();
-      const verdict = await this.askApproval(action, decision, ctx);
+      const verdict = await askApproval(this.approvalHandler, action, decision, ctx, this.approvalTimeoutMs);
       if (!verdict.approved) {
         const id = await this.writer.insert({
           ...base,
@@ -383,70 +366,14 @@ class AuditServiceImpl implements AuditService {
     }
     return { result: answer(status, data, error, id), ran: true };
   }
-
-  private async askApproval(
-    action: ActionRequest,
-    decision: EvaluateResult,
-    ctx: ExecutionContext,
-  ): Promise<Verdict> {
-    const controller = new AbortController();
-    const outer = ctx.signal;
-    const onOuterAbort = (): void => controller.abort(new Error("the request was cancelled"));
-    if (outer?.aborted) onOuterAbort();
-    else outer?.addEventListener("abort", onOuterAbort, { once: true });
-    const seconds = this.approvalTimeoutMs / 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = new Promise<Verdict>((resolve) => {
-      const deny = (): void => {
-        const why = controller.signal.reason;
-        resolve({
-          approved: false,
-          reason:
-            why instanceof Error && why.message === "the request was cancelled"
-              ? "Denied: the request was cancelled while waiting for approval"
-              : `Denied: approval timed out after ${seconds} s`,
-        });
-      };
-      if (controller.signal.aborted) deny();
-      else controller.signal.addEventListener("abort", deny, { once: true });
-    });
-    timer = setTimeout(() => controller.abort(new Error("approval timeout")), this.approvalTimeoutMs);
-    try {
-      const asked = (async (): Promise<Verdict> => {
-        try {
-          const v = await this.approvalHandler.approve(action, decision, {
-            ...ctx,
-            signal: controller.signal,
-          });
-          if (v?.approved === true) return { approved: true };
-          return {
-            approved: false,
-            reason: v?.reason ? `Denied: ${storableText(String(v.reason))}` : "Denied by approval handler",
-          };
-        } catch (err) {
-          // Fail closed: a handler that breaks denies.
-          return {
-            approved: false,
-            reason: `Denied: approval handler failed: ${storableText(messageOf(err))}`,
-          };
-        }
-      })();
-      return await Promise.race([asked, stopped]);
-    } finally {
-      clearTimeout(timer);
-      outer?.removeEventListener("abort", onOuterAbort);
-      if (!controller.signal.aborted) controller.abort(new Error("approval settled"));
-    }
-  }
 }
 
 /**
- * The execute pipeline and audit query over `store`: the object the governance service takes as
- * its `audit` option (AuditBackend). A store that is unreachable (at startup or later) makes
+ * The execute pipeline over `store`. A store that is unreachable (at startup or later) makes
  * execute answer `unavailable` and health() say why; the breaker's probe recovers by itself.
  */
-export function createAuditService(options: AuditServiceOptions): AuditService {
+export function createExecutePipeline(options: ExecutePipelineOptions): AuditedExecutePipeline {
   if (options.approvalHandler === undefined)
     options.logger?.warn({ component: "approval" }, AUTO_APPROVAL_WARNING);
-  return new AuditServiceImpl(options.store, options);
+  return new AuditedPipeline(options.store, options);
 }

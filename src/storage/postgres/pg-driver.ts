@@ -1,13 +1,11 @@
-// The PostgreSQL audit store: a `pg` pool under the shared SQL. Connections are made lazily, so a
-// database that is down at startup or goes away later is an `unavailable` answer (and a not-ready
-// server), never a crash; the pool reconnects by itself when the database returns.
+// PostgreSQL through `pg` pools. Connections are made lazily, so a database that is down at
+// startup or goes away later is an `unavailable` answer (and a not-ready server), never a crash;
+// the pools reconnect by themselves when the database returns.
 import pg from "pg";
 import { AegisError } from "../../errors.js";
-import type { AuditStore } from "../audit-store.js";
 import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
-import { SqlAuditStore } from "../sql-store.js";
 
-export interface PostgresStoreOptions {
+export interface PostgresOptions {
   /** `postgres://` or `postgresql://` URL. */
   readonly url: string;
   /** Size of the query pool (default 10); group-commit flushes have one connection of their own. */
@@ -132,7 +130,7 @@ class PgDriver implements SqlDriver {
   }
 }
 
-function connectionConfig(options: PostgresStoreOptions): pg.PoolConfig {
+function connectionConfig(options: PostgresOptions): pg.PoolConfig {
   return {
     connectionString: options.url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 1000,
@@ -146,7 +144,7 @@ function connectionConfig(options: PostgresStoreOptions): pg.PoolConfig {
  * The pool the flushes use: one connection (flushes run one at a time), set up by
  * WRITE_SESSION_SETUP before it is handed out; a setup that fails fails that flush.
  */
-export function writePoolConfig(options: PostgresStoreOptions): pg.PoolConfig {
+export function writePoolConfig(options: PostgresOptions): pg.PoolConfig {
   return {
     ...connectionConfig(options),
     max: 1,
@@ -161,7 +159,8 @@ export function writePoolConfig(options: PostgresStoreOptions): pg.PoolConfig {
   };
 }
 
-export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
+/** The driver over two pools: queries (`maxConnections`) and the group-commit writer (one). */
+export function createPgDriver(options: PostgresOptions): SqlDriver {
   if (!isPostgresUrl(options.url)) {
     throw new AegisError("invalid_argument", `not a postgres:// URL: ${redactUrl(options.url)}`);
   }
@@ -171,6 +170,5 @@ export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
   // network) would be an unhandled 'error' event and kill the process.
   pool.on("error", (err) => options.onIdleError?.(err));
   writePool.on("error", (err) => options.onIdleError?.(err));
-  const driver = new PgDriver(pool, writePool, options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
-  return new SqlAuditStore("postgres", redactUrl(options.url), driver);
+  return new PgDriver(pool, writePool, options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
 }

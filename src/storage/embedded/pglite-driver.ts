@@ -1,5 +1,5 @@
-// The embedded audit store: PGlite (PostgreSQL compiled to WASM) in this process, same SQL as the
-// PostgreSQL store. Layout of the directory named by AEGIS_AUDIT_DB:
+// The embedded database: PGlite (PostgreSQL compiled to WASM) in this process, same SQL as
+// PostgreSQL. Layout of the directory named by AEGIS_AUDIT_DB:
 //   <dir>/aegis.lock   owner of the directory (see dir-lock.ts)
 //   <dir>/pgdata/      the PGlite data directory
 // `memory:` gives a throwaway in-memory database (tests, demos).
@@ -7,20 +7,13 @@ import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { AegisError } from "../../errors.js";
-import type { AuditStore } from "../audit-store.js";
 import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
-import { SqlAuditStore } from "../sql-store.js";
 import { acquireDirectoryLock, type DirectoryLock } from "./dir-lock.js";
 
 export const MEMORY_LOCATION = "memory:";
 export const DEFAULT_EMBEDDED_DIR = "./.aegis/audit";
 export const LOCK_FILE = "aegis.lock";
 export const DATA_SUBDIR = "pgdata";
-
-export interface EmbeddedStoreOptions {
-  /** A directory (created when missing) or `memory:`. */
-  readonly location?: string;
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -43,7 +36,7 @@ class PGliteDriver implements SqlDriver {
 
   private check(): void {
     if (this.isClosed || this.db.closed)
-      throw new AegisError("unavailable", "embedded audit store is closed", 1);
+      throw new AegisError("unavailable", "embedded database is closed", 1);
   }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
@@ -78,7 +71,7 @@ class PGliteDriver implements SqlDriver {
 
   async ping(timeoutMs: number): Promise<void> {
     this.check();
-    await withTimeout(this.db.query("SELECT 1"), timeoutMs, "embedded audit store ping");
+    await withTimeout(this.db.query("SELECT 1"), timeoutMs, "embedded database ping");
   }
 
   async close(): Promise<void> {
@@ -107,15 +100,22 @@ function prepareDirectory(dir: string): void {
   if (!isDir) mkdirSync(dir, { recursive: true });
 }
 
+export interface EmbeddedDatabase {
+  readonly driver: SqlDriver;
+  /** The absolute directory, or `memory:`. */
+  readonly location: string;
+  /** Closes PGlite (when this created it) and releases the directory lock. */
+  close(): Promise<void>;
+}
+
 /**
- * Opens (creating when needed) the embedded store. Throws DirectoryLockedError when another live
- * process has the directory. Migrations are not applied here: call `migrate()`.
+ * Opens (creating when needed) the embedded database at `location` (a directory or `memory:`).
+ * Throws DirectoryLockedError when another live process has the directory.
  */
-export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): Promise<AuditStore> {
-  const location = options.location ?? DEFAULT_EMBEDDED_DIR;
+export async function openEmbedded(location: string = DEFAULT_EMBEDDED_DIR): Promise<EmbeddedDatabase> {
   if (location === MEMORY_LOCATION || location === "memory://") {
-    const db = await PGlite.create();
-    return new SqlAuditStore("embedded", MEMORY_LOCATION, new PGliteDriver(db));
+    const driver = new PGliteDriver(await PGlite.create());
+    return { driver, location: MEMORY_LOCATION, close: () => driver.close() };
   }
   const dir = resolve(location);
   prepareDirectory(dir);
@@ -129,21 +129,29 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions = {}): P
     lock.release();
     throw err;
   }
-  return new SqlAuditStore("embedded", dir, new PGliteDriver(db), () => lock.release());
+  const driver = new PGliteDriver(db);
+  return {
+    driver,
+    location: dir,
+    async close() {
+      try {
+        await driver.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
 }
 
 /**
- * A store over a PGlite instance the caller owns (close() leaves it open). With `schema`, the
- * store's tables live in that schema (created when missing; the instance's search_path is set to
- * it), so tests can share one instance and its 2-3 s cold start.
+ * A driver over a PGlite instance the caller owns (close() leaves it open). With `schema`, the
+ * tables live in that schema (created when missing; the instance's search_path is set to it),
+ * so tests can share one instance and its 2-3 s cold start.
  */
-export async function createEmbeddedStoreOn(
-  db: PGlite,
-  options: { schema?: string } = {},
-): Promise<AuditStore> {
+export async function embeddedDriverOn(db: PGlite, options: { schema?: string } = {}): Promise<SqlDriver> {
   if (options.schema !== undefined) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.schema)) throw new Error(`bad schema name ${options.schema}`);
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema}`);
   }
-  return new SqlAuditStore("embedded", MEMORY_LOCATION, new PGliteDriver(db, false));
+  return new PGliteDriver(db, false);
 }

@@ -1,5 +1,5 @@
-// The few database operations the audit store needs, implemented once per backend (pg pool,
-// PGlite). Everything above this line is backend-independent and uses the same SQL.
+// The few database operations the concerns that keep state need, implemented once per backend (pg
+// pools, PGlite). Everything above this seam is backend-independent and uses the same SQL.
 
 export interface SqlRows<T> {
   readonly rows: T[];
@@ -13,7 +13,10 @@ export interface SqlSession {
 }
 
 export interface SqlDriver extends SqlSession {
-  /** Like `query`, for writes: bounded by the driver's write timeout so a dead connection fails fast. */
+  /**
+   * Like `query`, on the connection reserved for group-commit writes, bounded by the write timeout
+   * so a dead connection fails fast.
+   */
   write<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>>;
   /** Runs `fn` inside BEGIN/COMMIT on one connection; ROLLBACK when it throws. */
   transaction<T>(fn: (tx: SqlSession) => Promise<T>): Promise<T>;

@@ -1,9 +1,9 @@
-// Maps database and network errors to AegisError codes. The batch writer trips its breaker only on
-// `unavailable`; `invalid_argument` marks a row whose data the database refuses (it is retried
-// alone so it cannot fail the other rows of its batch).
+// Maps database and network errors to AegisError codes, for every concern that uses the database:
+// `unavailable` when it cannot be reached (the audit writer trips its breaker on it),
+// `invalid_argument` when it refuses the data itself, `internal` otherwise.
 import { AegisError } from "../errors.js";
 
-/** Seconds a client is told to wait when the audit store is down or its queue is full. */
+/** Seconds a client is told to wait when the database is down or a write queue is full. */
 export const RETRY_AFTER_SECONDS = 1;
 
 const NETWORK_CODES = new Set([
@@ -60,12 +60,17 @@ export function isDataError(err: unknown): boolean {
   return code !== undefined && /^(22|23)[0-9A-Z]{3}$/.test(code);
 }
 
-export function toStoreError(err: unknown, what: string): AegisError {
+/**
+ * `subject` names whose data it is in messages ("audit" -> "audit database unavailable: ...",
+ * "audit record rejected: ..."); `what` names the operation for anything else.
+ */
+export function toDatabaseError(err: unknown, what: string, subject: string): AegisError {
   if (err instanceof AegisError) return err;
   const msg = messageOf(err);
   if (isConnectionError(err)) {
-    return new AegisError("unavailable", `audit database unavailable: ${msg}`, RETRY_AFTER_SECONDS);
+    return new AegisError("unavailable", `${subject} database unavailable: ${msg}`, RETRY_AFTER_SECONDS, err);
   }
-  if (isDataError(err)) return new AegisError("invalid_argument", `audit record rejected: ${msg}`);
-  return new AegisError("internal", `${what} failed: ${msg}`);
+  if (isDataError(err))
+    return new AegisError("invalid_argument", `${subject} record rejected: ${msg}`, undefined, err);
+  return new AegisError("internal", `${what} failed: ${msg}`, undefined, err);
 }

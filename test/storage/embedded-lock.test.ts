@@ -15,18 +15,18 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { createEmbeddedStore, openAuditStore } from "../../src/audit/open-audit-store.js";
+import { AegisError } from "../../src/errors.js";
 import {
   acquireDirectoryLock,
   DirectoryLockedError,
   type LockOwner,
   ownerLiveness,
   processStartIdentity,
-} from "../../src/audit/embedded/dir-lock.js";
-import { createEmbeddedStore, LOCK_FILE } from "../../src/audit/embedded/embedded-store.js";
-import { openAuditStore } from "../../src/audit/open-audit-store.js";
-import { AegisError } from "../../src/errors.js";
+} from "../../src/storage/embedded/dir-lock.js";
+import { LOCK_FILE } from "../../src/storage/embedded/pglite-driver.js";
+import { row } from "../audit/support.js";
 import { repoRoot } from "../support/paths.js";
-import { row } from "./support.js";
 
 const myPidNs = readlinkSync("/proc/self/ns/pid");
 const scratch = mkdtempSync(join(tmpdir(), "aegis-lock-test-"));
@@ -35,6 +35,8 @@ let dirSeq = 0;
 const freshDir = (): string => join(scratch, `d${++dirSeq}`);
 
 const distAudit = (file: string): string => pathToFileURL(join(repoRoot, "dist", "src", "audit", file)).href;
+const distStorage = (file: string): string =>
+  pathToFileURL(join(repoRoot, "dist", "src", "storage", file)).href;
 
 /** Starts a child that runs `body` (an ES module) and resolves once it prints READY. */
 function child(body: string): Promise<{ proc: ChildProcess; lines: string[] }> {
@@ -69,7 +71,7 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 const lockHolder = (lockPath: string): string => `
-import { acquireDirectoryLock } from ${JSON.stringify(distAudit("embedded/dir-lock.js"))};
+import { acquireDirectoryLock } from ${JSON.stringify(distStorage("embedded/dir-lock.js"))};
 await acquireDirectoryLock(${JSON.stringify(lockPath)});
 console.log("READY");
 setInterval(() => {}, 1000);
@@ -219,7 +221,7 @@ test("a lock from another PID namespace (another container on the volume): the h
 test("kill -9 of a process with the embedded store open: restart on the same directory works, acknowledged rows are there", async () => {
   const dir = freshDir();
   const { proc, lines } = await child(`
-import { createEmbeddedStore } from ${JSON.stringify(distAudit("embedded/embedded-store.js"))};
+import { createEmbeddedStore } from ${JSON.stringify(distAudit("open-audit-store.js"))};
 import { BatchWriter } from ${JSON.stringify(distAudit("batch-writer.js"))};
 const store = await createEmbeddedStore({ location: ${JSON.stringify(dir)} });
 await store.migrate();
