@@ -12,7 +12,25 @@ export interface SqlSession {
   exec(text: string): Promise<void>;
 }
 
+/** What a LISTEN subscription calls. */
+export interface Subscriber {
+  /** One NOTIFY on the channel, with its payload. */
+  onMessage(payload: string): void;
+  /**
+   * The listening connection was (re)made: notifications may have been missed meanwhile, so
+   * re-read whatever they announce. Also called once the subscription is first live.
+   */
+  onResync(): void;
+}
+
 export interface SqlDriver extends SqlSession {
+  /**
+   * LISTEN on `channel` (a lower-case SQL identifier) until the returned function is called.
+   * Delivery is best effort, as NOTIFY's is: keep a polling fallback for what must converge.
+   */
+  subscribe(channel: string, subscriber: Subscriber): () => void;
+  /** NOTIFY `channel` with `payload` (at most 8000 bytes), after the current statement commits. */
+  notify(channel: string, payload: string): Promise<void>;
   /**
    * Like `query`, on the connection reserved for group-commit writes, bounded by the write timeout
    * so a dead connection fails fast.

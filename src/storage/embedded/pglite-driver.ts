@@ -7,7 +7,7 @@ import { mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { AegisError } from "../../errors.js";
-import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
+import type { SqlDriver, SqlRows, SqlSession, Subscriber } from "../sql-driver.js";
 import { acquireDirectoryLock, type DirectoryLock } from "./dir-lock.js";
 
 export const MEMORY_LOCATION = "memory:";
@@ -67,6 +67,28 @@ class PGliteDriver implements SqlDriver {
         },
       }),
     );
+  }
+
+  /** One process, one connection: nothing is ever missed, so onResync runs once, when live. */
+  subscribe(channel: string, subscriber: Subscriber): () => void {
+    let unlisten: (() => Promise<void>) | undefined;
+    let stopped = false;
+    void this.db
+      .listen(channel, (payload) => subscriber.onMessage(payload))
+      .then((off) => {
+        unlisten = off;
+        if (stopped) void off().catch(() => undefined);
+        else subscriber.onResync();
+      })
+      .catch(() => undefined);
+    return () => {
+      stopped = true;
+      void unlisten?.().catch(() => undefined);
+    };
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.query("SELECT pg_notify($1, $2)", [channel, payload]);
   }
 
   async ping(timeoutMs: number): Promise<void> {

@@ -3,7 +3,8 @@
 // the pools reconnect by themselves when the database returns.
 import pg from "pg";
 import { AegisError } from "../../errors.js";
-import type { SqlDriver, SqlRows, SqlSession } from "../sql-driver.js";
+import type { SqlDriver, SqlRows, SqlSession, Subscriber } from "../sql-driver.js";
+import { PgListener } from "./pg-listener.js";
 
 export interface PostgresOptions {
   /** `postgres://` or `postgresql://` URL. */
@@ -59,7 +60,16 @@ class PgDriver implements SqlDriver {
     private readonly pool: pg.Pool,
     private readonly writePool: pg.Pool,
     private readonly writeTimeoutMs: number,
+    private readonly listener: PgListener,
   ) {}
+
+  subscribe(channel: string, subscriber: Subscriber): () => void {
+    return this.listener.subscribe(channel, subscriber);
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+  }
 
   async query<T>(text: string, params?: readonly unknown[]): Promise<SqlRows<T>> {
     const res = await this.pool.query(text, params as unknown[] | undefined);
@@ -126,7 +136,7 @@ class PgDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.end(), this.writePool.end()]);
+    await Promise.all([this.pool.end(), this.writePool.end(), this.listener.close()]);
   }
 }
 
@@ -159,7 +169,10 @@ export function writePoolConfig(options: PostgresOptions): pg.PoolConfig {
   };
 }
 
-/** The driver over two pools: queries (`maxConnections`) and the group-commit writer (one). */
+/**
+ * The driver over two pools, queries (`maxConnections`) and the group-commit writer (one), and a
+ * LISTEN connection made on the first subscription.
+ */
 export function createPgDriver(options: PostgresOptions): SqlDriver {
   if (!isPostgresUrl(options.url)) {
     throw new AegisError("invalid_argument", `not a postgres:// URL: ${redactUrl(options.url)}`);
@@ -170,5 +183,8 @@ export function createPgDriver(options: PostgresOptions): SqlDriver {
   // network) would be an unhandled 'error' event and kill the process.
   pool.on("error", (err) => options.onIdleError?.(err));
   writePool.on("error", (err) => options.onIdleError?.(err));
-  return new PgDriver(pool, writePool, options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS);
+  const { connectionString, connectionTimeoutMillis, keepAlive, application_name } =
+    connectionConfig(options);
+  const listener = new PgListener({ connectionString, connectionTimeoutMillis, keepAlive, application_name });
+  return new PgDriver(pool, writePool, options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, listener);
 }
