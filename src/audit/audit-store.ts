@@ -29,6 +29,8 @@ export interface NewAuditRow {
   readonly chainId: string | null;
   readonly chainDepth: number | null;
   readonly policyHash: string;
+  /** The name of the key that asked; null when unknown (rows written before principals). */
+  readonly principal: string | null;
 }
 
 /** Completes a `pending` row once its executor has finished. */

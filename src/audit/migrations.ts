@@ -45,4 +45,11 @@ CREATE INDEX audit_log_timestamp_idx     ON audit_log ("timestamp", id);
     // (BatchWriter's reconciliation). Read only with the timestamp index: no index of its own.
     sql: "ALTER TABLE audit_log ADD COLUMN write_id uuid;",
   },
+  {
+    version: 3,
+    name: "audit_log.principal",
+    // The name of the key that asked (AEGIS_KEYS_FILE, or api / admin / anonymous).
+    sql: `ALTER TABLE audit_log ADD COLUMN principal text;
+CREATE INDEX audit_log_principal_idx ON audit_log (principal, id);`,
+  },
 ];

@@ -39,12 +39,13 @@ const COLUMNS = [
   "chain_id",
   "chain_depth",
   "policy_hash",
+  "principal",
 ] as const;
 
 const RECORDSET_TYPES = `i integer, session_id text, "timestamp" timestamptz, action_type text,
   action_target text, action_params jsonb, action_desc text, risk_level text, approval text,
   matched_rule text, human_decision text, result_status text, result_data jsonb, result_error text,
-  agent_id text, parent_agent_id text, chain_id text, chain_depth integer, policy_hash text`;
+  agent_id text, parent_agent_id text, chain_id text, chain_depth integer, policy_hash text, principal text`;
 
 /**
  * $1: json array of new rows (each with its input index `i`); $2..$5: the completions as parallel
@@ -114,6 +115,7 @@ function insertJson(rows: readonly NewAuditRow[]): string {
       chain_id: r.chainId,
       chain_depth: r.chainDepth,
       policy_hash: r.policyHash,
+      principal: r.principal,
     })),
   );
 }
@@ -190,6 +192,7 @@ export function rowToRecord(row: Record<string, unknown>): AuditRecord {
     chain_id: toStrOrNull(row["chain_id"]),
     chain_depth: toIntOrNull(row["chain_depth"]),
     policy_hash: String(row["policy_hash"] ?? ""),
+    principal: toStrOrNull(row["principal"]),
   };
 }
 
@@ -236,6 +239,7 @@ export function buildQuery(q: AuditQuery): { text: string; params: unknown[] } {
   if (q.resultStatus !== undefined) add("result_status = ?", q.resultStatus);
   if (q.agentId !== undefined) add("agent_id = ?", q.agentId);
   if (q.matchedRule !== undefined) add("matched_rule = ?", q.matchedRule);
+  if (q.principal !== undefined) add("principal = ?", q.principal);
   if (q.since !== undefined) add('"timestamp" >= ?::timestamptz', q.since.toISOString());
   if (q.until !== undefined) add('"timestamp" < ?::timestamptz', q.until.toISOString());
   const desc = q.order === "desc";

@@ -33,6 +33,8 @@ export interface AuditRecord {
   readonly chain_id: string | null;
   readonly chain_depth: number | null;
   readonly policy_hash: string;
+  /** The name of the key that asked (`anonymous` without keys); null for rows from before v0.2. */
+  readonly principal: string | null;
 }
 
 export interface AuditQuery {
@@ -43,6 +45,7 @@ export interface AuditQuery {
   readonly resultStatus?: string | undefined;
   readonly agentId?: string | undefined;
   readonly matchedRule?: string | undefined;
+  readonly principal?: string | undefined;
   /** Inclusive. */
   readonly since?: Date | undefined;
   /** Exclusive. */

@@ -253,7 +253,7 @@ class AuditedPipeline implements AuditedExecutePipeline {
     }
   }
 
-  private baseRow(action: ActionRequest, decision: EvaluateResult, sessionId: string) {
+  private baseRow(action: ActionRequest, decision: EvaluateResult, sessionId: string, ctx: ExecutionContext) {
     return {
       sessionId,
       timestamp: new Date(),
@@ -270,6 +270,7 @@ class AuditedPipeline implements AuditedExecutePipeline {
       // 0 when not sent, as in the original's audit schema.
       chainDepth: action.chainDepth ?? 0,
       policyHash: decision.policyHash,
+      principal: ctx.principal ?? null,
     } satisfies Partial<NewAuditRow>;
   }
 
@@ -279,7 +280,7 @@ class AuditedPipeline implements AuditedExecutePipeline {
   ): Promise<{ result: ExecuteResult; ran: boolean }> {
     const sessionId = action.sessionId || outerCtx.sessionId || this.sessionId;
     const ctx: ExecutionContext = { ...outerCtx, sessionId };
-    const base = this.baseRow(action, decision, sessionId);
+    const base = this.baseRow(action, decision, sessionId, outerCtx);
     const answer = (
       status: ExecuteResult["status"],
       data: unknown,

@@ -191,7 +191,12 @@ export class GovernanceService {
   }
 
   private context(ctx: Partial<ExecutionContext> | undefined): ExecutionContext {
-    return { sessionId: this.sessionId, requestId: ctx?.requestId, signal: ctx?.signal };
+    return {
+      sessionId: this.sessionId,
+      requestId: ctx?.requestId,
+      signal: ctx?.signal,
+      principal: ctx?.principal,
+    };
   }
 }
 

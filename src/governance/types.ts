@@ -41,6 +41,8 @@ export interface ExecuteResult {
 export interface ExecutionContext {
   readonly sessionId: string;
   readonly requestId?: string | undefined;
+  /** The name of the key that asked; recorded with every audit row. */
+  readonly principal?: string | undefined;
   /** Aborted when the caller goes away or the approval timeout passes. */
   readonly signal?: AbortSignal | undefined;
 }

@@ -13,6 +13,8 @@ export type { Glob } from "./glob.js";
 export { compileGlob } from "./glob.js";
 export type * from "./types.js";
 export { APPROVALS, DEFAULT_RULE_NAME, RISK_LEVELS } from "./validate.js";
+/** YAML text with the position of every key and value (the keys file is read the same way). */
+export { type Locator, readYaml, type YamlSource } from "./yaml-source.js";
 
 export interface ParseOptions extends CompileOptions {
   /** Named in the PolicyLoadError message (e.g. the file path). */

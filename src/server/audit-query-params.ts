@@ -121,6 +121,7 @@ export function parseAuditQuery(params: QueryParams): AuditQuery {
     resultStatus,
     agentId: str("agent_id"),
     matchedRule: str("matched_rule"),
+    principal: str("principal"),
     since: sinceRaw === undefined ? undefined : parseRfc3339("since", sinceRaw),
     until: untilRaw === undefined ? undefined : parseRfc3339("until", untilRaw),
     limit,

@@ -144,6 +144,7 @@ export function auditRecordToProto(r: AuditRecord): AuditRecordMsg {
     chainId: r.chain_id ?? undefined,
     chainDepth: r.chain_depth ?? undefined,
     policyHash: r.policy_hash,
+    principal: r.principal ?? undefined,
   });
 }
 
@@ -188,6 +189,7 @@ export function auditQueryFromProto(q: QueryAuditRequest): AuditQuery {
     resultStatus: STATUS_FROM_PROTO[q.resultStatus],
     agentId: emptyToUndefined(q.agentId),
     matchedRule: emptyToUndefined(q.matchedRule),
+    principal: emptyToUndefined(q.principal),
     since: timestampParam("since", q.since),
     until: timestampParam("until", q.until),
     limit: Math.min(q.limit ?? DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT),

@@ -22,6 +22,7 @@ export function row(overrides: Partial<NewAuditRow> = {}): NewAuditRow {
     chainId: null,
     chainDepth: null,
     policyHash: "abc123",
+    principal: "tester",
     ...overrides,
   };
 }

@@ -58,6 +58,7 @@ describe("QueryAudit conversions", () => {
   test("records keep nulls as absent fields and map enums", () => {
     const r: AuditRecord = {
       id: 9,
+      principal: "alice",
       session_id: "abc",
       timestamp: "2026-01-01T00:00:00.000Z",
       action_type: "read",
@@ -88,5 +89,6 @@ describe("QueryAudit conversions", () => {
     assert.equal(p.resultStatus, ResultStatus.SUCCESS);
     assert.deepEqual(p.actionParams, { a: 1 });
     assert.equal(p.resultData?.kind.case, "structValue");
+    assert.equal(p.principal, "alice");
   });
 });
