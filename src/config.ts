@@ -1,6 +1,7 @@
 // Flags + environment -> one typed, validated Config. Flags beat environment beat defaults.
 // Validation happens once, at startup; every problem is a one-line ConfigError naming the
 // variable or flag, so `aegis serve` can print it and exit 1.
+import { type TransportLimits, transportLimitsFromEnv } from "./server/transport-config.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
@@ -22,6 +23,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxBatch: number;
   readonly approvalTimeoutMs: number;
+  /** Timeouts and caps of the listener (src/server/transport-config.ts). */
+  readonly transport: TransportLimits;
 }
 
 export const DEFAULTS = {
@@ -191,6 +194,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     maxBodyBytes,
     maxBatch,
     approvalTimeoutMs,
+    transport: transportLimitsFromEnv(env, ConfigError),
   };
 }
 
