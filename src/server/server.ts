@@ -14,7 +14,7 @@ import { createRequestHandler, type NodeHandler } from "./handler.js";
 import { HealthState } from "./health.js";
 import { type BoundAddress, Listener } from "./listener.js";
 import { createLogger, type Logger } from "./logger.js";
-import { checkTransportLimits, TRANSPORT_DEFAULTS, type TransportLimits } from "./transport-config.js";
+import { checkTransportLimits, completeTransportLimits, type TransportLimits } from "./transport-config.js";
 
 /** Config of DESIGN §6 as a caller gives it: any fields, and any of the transport limits. */
 export type ConfigInput = Partial<Omit<Config, "transport">> & {
@@ -73,7 +73,7 @@ export function resolveConfig(partial: ConfigInput = {}): Config {
     approvalTimeoutMs: DEFAULTS.approvalTimeoutMs,
     ...partial,
     // Programmatic callers may name only the limits they change.
-    transport: { ...TRANSPORT_DEFAULTS, ...partial.transport },
+    transport: completeTransportLimits(partial.transport),
   };
 }
 

@@ -73,17 +73,32 @@ function count(env: NodeJS.ProcessEnv, key: keyof TransportLimits, max: number, 
 
 /** Throws `Err` (src/config.ts passes its ConfigError) with a one-line message naming the variable. */
 export function transportLimitsFromEnv(env: NodeJS.ProcessEnv, Err: ErrorClass = Error): TransportLimits {
-  const limits: TransportLimits = {
-    handshakeTimeoutMs: seconds(env, "handshakeTimeoutMs", Err),
-    headersTimeoutMs: seconds(env, "headersTimeoutMs", Err),
-    requestTimeoutMs: seconds(env, "requestTimeoutMs", Err),
-    idleTimeoutMs: seconds(env, "idleTimeoutMs", Err),
-    maxConnections: count(env, "maxConnections", 1_000_000, Err),
-    // HTTP/2 allows 2^31-1; past a few thousand a single connection is an attack, not a client.
-    maxStreams: count(env, "maxStreams", 10_000, Err),
+  const given: { -readonly [K in keyof TransportLimits]?: number } = {};
+  const set = (key: keyof TransportLimits, value: number) => {
+    const raw = env[TRANSPORT_ENV[key]];
+    if (raw !== undefined && raw.trim() !== "") given[key] = value;
   };
+  set("handshakeTimeoutMs", seconds(env, "handshakeTimeoutMs", Err));
+  set("headersTimeoutMs", seconds(env, "headersTimeoutMs", Err));
+  set("requestTimeoutMs", seconds(env, "requestTimeoutMs", Err));
+  set("idleTimeoutMs", seconds(env, "idleTimeoutMs", Err));
+  set("maxConnections", count(env, "maxConnections", 1_000_000, Err));
+  // HTTP/2 allows 2^31-1; past a few thousand a single connection is an attack, not a client.
+  set("maxStreams", count(env, "maxStreams", 10_000, Err));
+  const limits = completeTransportLimits(given);
   const problem = checkTransportLimits(limits);
   if (problem) throw new Err(problem);
+  return limits;
+}
+
+/**
+ * The defaults for what is not given. The headers are part of the request, so a request timeout
+ * set below the default headers timeout takes the headers timeout down with it (as Node does).
+ */
+export function completeTransportLimits(given: Partial<TransportLimits> = {}): TransportLimits {
+  const limits = { ...TRANSPORT_DEFAULTS, ...given };
+  if (given.headersTimeoutMs === undefined && limits.headersTimeoutMs > limits.requestTimeoutMs)
+    limits.headersTimeoutMs = limits.requestTimeoutMs;
   return limits;
 }
 

@@ -77,6 +77,12 @@ describe("transport limits from the environment", () => {
     );
   });
 
+  test("a request timeout below the default headers timeout takes it down (headers are part of it)", () => {
+    const l = loadConfig({}, { AEGIS_REQUEST_TIMEOUT: "4" }).transport;
+    assert.deepEqual([l.headersTimeoutMs, l.requestTimeoutMs], [4000, 4000]);
+    assert.equal(resolveConfig({ transport: { requestTimeoutMs: 3000 } }).transport.headersTimeoutMs, 3000);
+  });
+
   test("programmatic config may name only some limits", () => {
     const c = resolveConfig({ transport: { maxStreams: 7 } });
     assert.equal(c.transport.maxStreams, 7);
