@@ -1,6 +1,7 @@
 // Flags + environment -> one typed, validated Config. Flags beat environment beat defaults.
 // Validation happens once, at startup; every problem is a one-line ConfigError naming the
 // variable or flag, so `aegis serve` can print it and exit 1.
+import { type TransportLimits, transportLimitsFromEnv } from "./server/transport-config.js";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
@@ -30,6 +31,8 @@ export interface Config {
   /** Row data one audit page carries (AEGIS_MAX_AUDIT_PAGE_BYTES). */
   readonly maxAuditPageBytes: number;
   readonly approvalTimeoutMs: number;
+  /** Timeouts and caps of the listener (src/server/transport-config.ts). */
+  readonly transport: TransportLimits;
 }
 
 export const DEFAULTS = {
@@ -216,6 +219,7 @@ export function loadConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = proc
     maxResultBytes,
     maxAuditPageBytes,
     approvalTimeoutMs,
+    transport: transportLimitsFromEnv(env, ConfigError),
   };
 }
 

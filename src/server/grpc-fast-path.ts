@@ -51,6 +51,8 @@ import {
 } from "./connect-service.js";
 import { asAegisError, INTERNAL_MESSAGE, toConnectError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { Accumulator } from "./private/accumulate.js";
+import { describeValue, errorInfo } from "./private/log-error.js";
 
 export interface GrpcFastPathDeps {
   readonly governance: GovernanceService;
@@ -287,6 +289,14 @@ export function createGrpcFastPath(deps: GrpcFastPathDeps): GrpcFastPath {
       fail(stream, requestId, ce.code, ce.rawMessage, trailers);
       return;
     }
+    if (stream.destroyed || stream.closed) {
+      // The client reset or cancelled first: nobody to answer, and nothing for an ERROR line.
+      logger.debug(
+        { req_id: requestId, rpc: headers[":path"], reason: describeValue(err) },
+        "client went away",
+      );
+      return;
+    }
     logger.error({ req_id: requestId, rpc: headers[":path"], err: errorInfo(err) }, "unexpected error");
     fail(stream, requestId, Code.Internal, INTERNAL_MESSAGE);
   }
@@ -365,8 +375,8 @@ export function createGrpcFastPath(deps: GrpcFastPathDeps): GrpcFastPath {
 
     const start = logRequest === undefined ? 0n : process.hrtime.bigint();
     const requestId = idOf(headers);
-    let chunks: Buffer[] = [];
-    let size = 0;
+    // The bytes so far in one buffer, never as a list of the client's chunks (accumulate.ts).
+    let body: Accumulator | undefined;
     let length = -1; // the message length, once the 5-byte header is in
     let done = false;
 
@@ -383,16 +393,17 @@ export function createGrpcFastPath(deps: GrpcFastPathDeps): GrpcFastPath {
       stream.pause();
       stream.off("error", ignore);
       if (onClose) stream.off("close", onClose); // the compat handler logs it
-      (stream as Marked)[PREREAD] = { chunks, ended };
-      chunks = [];
+      (stream as Marked)[PREREAD] = { chunks: body === undefined ? [] : [body.take()], ended };
+      body = undefined;
       compat();
     };
     const onData = (chunk: Buffer) => {
       if (done) return;
-      chunks.push(chunk);
-      size += chunk.length;
+      body ??= new Accumulator(maxBodyBytes + HEADER_BYTES + 1);
+      body.push(chunk);
+      const size = body.size;
       if (length < 0 && size >= HEADER_BYTES) {
-        const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+        const head = body.bytes();
         if (head[0] !== 0) {
           handOver(false); // compressed (or a reserved flag): Connect's business
           return;
@@ -400,7 +411,7 @@ export function createGrpcFastPath(deps: GrpcFastPathDeps): GrpcFastPath {
         length = head.readUInt32BE(1);
         if (length > maxBodyBytes) {
           stop();
-          chunks = [];
+          body = undefined;
           fail(
             stream,
             requestId,
@@ -410,27 +421,26 @@ export function createGrpcFastPath(deps: GrpcFastPathDeps): GrpcFastPath {
           return;
         }
       }
-      if (length >= 0 && size > HEADER_BYTES + length) handOver(false); // a second message
+      if (length >= 0 && size > HEADER_BYTES + length)
+        handOver(false); // a second message
+      else if (length < 0 || size < HEADER_BYTES + length) body.compact(); // more to wait for
     };
     const onEnd = () => {
       if (done) return;
-      if (length < 0 || size !== HEADER_BYTES + length) {
+      const size = body === undefined ? 0 : body.size;
+      if (length < 0 || size !== HEADER_BYTES + length || body === undefined) {
         handOver(true); // nothing, or an incomplete envelope: Connect has the exact words
         return;
       }
       stop();
-      const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      chunks = [];
+      const all = body.take();
+      body = undefined;
       answer(stream, headers, requestId, r, all.subarray(HEADER_BYTES), timeoutMs, arrived);
     };
     stream.on("data", onData);
     stream.on("end", onEnd);
     return true;
   };
-}
-
-function errorInfo(err: unknown): { message: string; stack?: string | undefined } {
-  return err instanceof Error ? { message: err.message, stack: err.stack } : { message: String(err) };
 }
 
 function header(h: IncomingHttpHeaders, name: string): string | undefined {

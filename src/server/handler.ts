@@ -25,6 +25,7 @@ import { type HealthState, registerHealth } from "./health.js";
 import type { Logger } from "./logger.js";
 import { readBody } from "./private/body.js";
 import { createConnectAdapter } from "./private/connect-adapter.js";
+import { describeValue, errorInfo, isClientAbort } from "./private/log-error.js";
 import { registerReflection } from "./reflection.js";
 import { encodeError } from "./rest-codec.js";
 import { type RestHandler, restHandlers } from "./rest-handlers.js";
@@ -77,6 +78,16 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     } catch (err) {
       const known = asAegisError(err);
       if (known) throw toConnectError(known);
+      // The client reset or cancelled the call (Connect aborts the call's signal then, with the
+      // reason; a deadline is the server's timer, not the client leaving): nobody reads an answer.
+      const signal = req.signal;
+      if (signal.aborted && !isDeadline(signal.reason)) {
+        logger.debug(
+          { req_id: req.contextValues.get(requestIdKey), rpc: req.url, reason: describeValue(err) },
+          "client went away",
+        );
+        throw ConnectError.from(err);
+      }
       logger.error(
         { req_id: req.contextValues.get(requestIdKey), rpc: req.url, err: errorInfo(err) },
         "unexpected error",
@@ -101,6 +112,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
     fallback: notFound as never,
     contextValues: (req) => createContextValues().set(requestIdKey, (req as Tagged)[REQUEST_ID] ?? ""),
     onHandlerError: (err, rpc) => logger.error({ rpc, err: errorInfo(err) }, "rpc handler failed"),
+    onClientAbort: (err, rpc) => logger.debug({ rpc, reason: describeValue(err) }, "client went away"),
   });
 
   const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}-`;
@@ -176,7 +188,15 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
 
   function sendError(res: NodeResponse, err: unknown, requestId: string, head = false): void {
     const known = asAegisError(err);
-    if (!known) logger.error({ req_id: requestId, err: errorInfo(err) }, "unexpected error");
+    if (!known) {
+      // A client that reset or closed mid-request (readBody sees ECONNRESET "aborted"): routine.
+      if (isClientAbort(err) || responseGone(res)) {
+        logger.debug({ req_id: requestId, reason: describeValue(err) }, "client went away");
+        res.destroy?.();
+        return;
+      }
+      logger.error({ req_id: requestId, err: errorInfo(err) }, "unexpected error");
+    }
     if (res.headersSent) {
       res.destroy?.();
       return;
@@ -281,6 +301,12 @@ function send(
   else (res as ServerResponse).end(body);
 }
 
-function errorInfo(err: unknown): { message: string; stack?: string | undefined } {
-  return err instanceof Error ? { message: err.message, stack: err.stack } : { message: String(err) };
+/** The connection or stream the answer would go to is gone. */
+function responseGone(res: NodeResponse): boolean {
+  if ("stream" in res) return res.stream.destroyed || res.stream.closed;
+  return res.destroyed || res.socket?.destroyed === true;
+}
+
+function isDeadline(reason: unknown): boolean {
+  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
 }

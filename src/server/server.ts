@@ -23,6 +23,12 @@ import { createRequestHandler, type NodeHandler } from "./handler.js";
 import { HealthState } from "./health.js";
 import { type BoundAddress, Listener } from "./listener.js";
 import { createLogger, type Logger } from "./logger.js";
+import { checkTransportLimits, completeTransportLimits, type TransportLimits } from "./transport-config.js";
+
+/** Config of DESIGN §6 as a caller gives it: any fields, and any of the transport limits. */
+export type ConfigInput = Partial<Omit<Config, "transport">> & {
+  readonly transport?: Partial<TransportLimits> | undefined;
+};
 
 export interface AegisServerOptions {
   /** Policy file; default `config.policyPath`. */
@@ -36,7 +42,7 @@ export interface AegisServerOptions {
   /** What answers audit queries beside a given `pipeline` (none: QueryAudit is unimplemented). */
   readonly auditLog?: AuditLog | undefined;
   /** Everything else of DESIGN §6; omitted fields take their defaults (not the environment). */
-  readonly config?: Partial<Config> | undefined;
+  readonly config?: ConfigInput | undefined;
   readonly logger?: Logger | undefined;
   /** Watch the policy file and reload it when it changes (default true). */
   readonly watchPolicy?: boolean | undefined;
@@ -62,7 +68,7 @@ export interface AegisServer {
   readonly logger: Logger;
 }
 
-export function resolveConfig(partial: Partial<Config> = {}): Config {
+export function resolveConfig(partial: ConfigInput = {}): Config {
   return {
     policyPath: DEFAULTS.policyPath,
     host: DEFAULTS.host,
@@ -83,6 +89,8 @@ export function resolveConfig(partial: Partial<Config> = {}): Config {
     maxAuditPageBytes: DEFAULTS.maxAuditPageBytes,
     approvalTimeoutMs: DEFAULTS.approvalTimeoutMs,
     ...partial,
+    // Programmatic callers may name only the limits they change.
+    transport: completeTransportLimits(partial.transport),
   };
 }
 
@@ -262,7 +270,15 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
       const c = await starting;
       if (listener) throw new Error("already listening");
       const host = opts.host ?? config.host;
-      const l = new Listener({ handler: c.rh.handler, stream: c.rh.stream, tls: c.tls });
+      const problem = checkTransportLimits(config.transport);
+      if (problem) throw new AegisError("invalid_argument", problem);
+      const l = new Listener({
+        handler: c.rh.handler,
+        stream: c.rh.stream,
+        tls: c.tls,
+        limits: config.transport,
+        logger,
+      });
       const bound = await bind(l, host, opts.port ?? config.port);
       listener = l;
       warnAboutOpenAccess(c.auth, config, host, logger);

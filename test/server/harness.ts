@@ -10,7 +10,8 @@ import { Cors } from "../../src/server/cors.js";
 import { createRequestHandler } from "../../src/server/handler.js";
 import { HealthState } from "../../src/server/health.js";
 import { Listener, type TlsFiles } from "../../src/server/listener.js";
-import { createLogger } from "../../src/server/logger.js";
+import { createLogger, type Logger } from "../../src/server/logger.js";
+import type { TransportLimits } from "../../src/server/transport-config.js";
 
 export const SEED_POLICY = `version: "1"
 defaults: {risk_level: medium, approval: approve}
@@ -52,6 +53,9 @@ export interface HarnessOptions {
   readonly audit?: AuditedExecutePipeline | (ExecutePipeline & AuditLog);
   readonly tls?: TlsFiles;
   readonly maxAuditPageBytes?: number;
+  /** Default: silent. */
+  readonly logger?: Logger;
+  readonly limits?: TransportLimits;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -69,10 +73,10 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     health,
     auth: new Authenticator({ apiKey: o.apiKey, adminKey: o.adminKey }),
     cors: new Cors(o.cors ?? []),
-    logger: createLogger("silent"),
+    logger: o.logger ?? createLogger("silent"),
     maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
   });
-  const listener = new Listener({ handler: rh.handler, stream: rh.stream, tls: o.tls });
+  const listener = new Listener({ handler: rh.handler, stream: rh.stream, tls: o.tls, limits: o.limits });
   const bound = await listener.listen("127.0.0.1", 0);
   return {
     url: bound.url,

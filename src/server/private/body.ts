@@ -4,6 +4,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { AegisError } from "../../errors.js";
+import { Accumulator } from "./accumulate.js";
 
 const EMPTY = Buffer.alloc(0);
 
@@ -23,13 +24,15 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, max: number)
       return;
     }
     let over = false;
-    const chunks: Buffer[] = [];
+    // One buffer, not the client's chunks (accumulate.ts: a body in one-byte pieces).
+    const expected = declared === undefined ? 0 : Number(declared);
+    let body: Accumulator | undefined = new Accumulator(expected);
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (over || size > max) {
         over = true;
-        chunks.length = 0;
+        body = undefined;
         if (size > max * 8 + 65536) {
           req.removeAllListeners("data");
           req.pause();
@@ -37,14 +40,14 @@ export function readBody(req: IncomingMessage | Http2ServerRequest, max: number)
         }
         return;
       }
-      chunks.push(chunk);
+      body!.push(chunk);
+      if (!(expected > 0 && size >= expected)) body!.compact();
     });
     let ended = false;
     req.on("end", () => {
       ended = true;
       if (over) reject(tooLarge(max));
-      else
-        resolve(chunks.length === 1 ? chunks[0]! : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size));
+      else resolve(body === undefined || body.size === 0 ? EMPTY : body.take());
     });
     req.on("error", reject);
     // A client that goes away mid-body: settle instead of leaving the request pending forever.
