@@ -1,100 +1,57 @@
-// The Node request handler behind the one port: request ids, per-request logging, CORS, the REST
-// routes (from the proto annotations) and, for everything else, Connect-Node (gRPC, gRPC-Web,
-// Connect). Auth and limits are enforced on both branches by the same code: the REST branch calls
-// the Authenticator directly, the Connect branch through an interceptor (Connect interceptors do
-// not run for REST), and the batch limit lives in the governance service both branches call.
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import {
-  Code,
-  ConnectError,
-  type ConnectRouter,
-  createContextKey,
-  createContextValues,
-  type Interceptor,
-} from "@connectrpc/connect";
-import { GovernanceService as GovernanceServiceDesc } from "../../gen/aegis/v1/governance_service_pb.js";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import type { GovernanceService } from "../governance/index.js";
-import { type Authenticator, accessOf, type HeaderGetter } from "./auth.js";
-import { registerGovernance } from "./connect-service.js";
+// The Node request handler behind the one port: the request's id and log record, CORS, then one of
+// three entry points, each going through the same call pipeline (call.ts):
+//   REST routes (from the proto annotations)          rest/
+//   everything else: Connect-Node (gRPC, gRPC-Web, Connect)   connect/
+//   and, ahead of Node's compat layer, unary gRPC on the raw HTTP/2 stream   grpc-unary/
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import { type ConnectRouter, createContextValues } from "@connectrpc/connect";
+import type { CallPipeline, RequestRecord } from "./call.js";
+import { createConnectAdapter } from "./connect/adapter.js";
+import { pipelineInterceptor, recordKey, registerServices } from "./connect/register.js";
 import type { Cors } from "./cors.js";
-import { asAegisError, httpStatusOf, INTERNAL_MESSAGE, toConnectError } from "./errors.js";
-import { createGrpcFastPath, type GrpcFastPath, takePreread } from "./grpc-fast-path.js";
-import { type HealthState, registerHealth } from "./health.js";
-import type { Logger } from "./logger.js";
+import { httpStatusOf } from "./errors.js";
+import { createGrpcUnaryHandler, type GrpcUnaryHandler, takePreread } from "./grpc-unary/unary-handler.js";
+import type { NodeHandler, NodeRequest, NodeResponse } from "./node-types.js";
 import { readBody } from "./private/body.js";
-import { createConnectAdapter } from "./private/connect-adapter.js";
-import { describeValue, errorInfo, isClientAbort } from "./private/log-error.js";
-import { registerReflection } from "./reflection.js";
-import { encodeError } from "./rest-codec.js";
-import { type RestHandler, restHandlers } from "./rest-handlers.js";
-import { normalisePath, RestRouter, routesOf } from "./rest-router.js";
+import type { RequestIds } from "./request-id.js";
+import { encodeError } from "./rest/codec.js";
+import type { RestHandler } from "./rest/handlers.js";
+import { normalisePath, type RestRoute, RestRouter } from "./rest/router.js";
+import type { ServedMethod, ServedService } from "./services/service-impl.js";
 
-export type NodeRequest = IncomingMessage | Http2ServerRequest;
-export type NodeResponse = ServerResponse | Http2ServerResponse;
-export type NodeHandler = (req: NodeRequest, res: NodeResponse) => void;
+export type { NodeHandler, NodeRequest, NodeResponse } from "./node-types.js";
 
 export interface HandlerDeps {
-  readonly governance: GovernanceService;
-  readonly health: HealthState;
-  readonly auth: Authenticator;
+  readonly services: readonly ServedService[];
+  readonly methods: ReadonlyMap<string, ServedMethod>;
+  readonly rest: {
+    readonly routes: readonly RestRoute[];
+    readonly handlerFor: (route: RestRoute) => RestHandler;
+  };
+  readonly pipeline: CallPipeline;
+  readonly requestIds: RequestIds;
   readonly cors: Cors;
-  readonly logger: Logger;
   readonly maxBodyBytes: number;
 }
 
-export const requestIdKey = createContextKey<string>("", { description: "aegis request id" });
-const REQUEST_ID = Symbol("aegis.requestId");
-type Tagged = NodeRequest & { [REQUEST_ID]?: string };
+const RECORD = Symbol("aegis.requestRecord");
+type Tagged = NodeRequest & { [RECORD]?: RequestRecord };
 
 const EMPTY = Buffer.alloc(0);
 const JSON_TYPE = "application/json";
-const SAFE_ID = /^[\w.:-]{1,128}$/;
 
 export interface AegisRequestHandler {
   readonly handler: NodeHandler;
-  /**
-   * For the listener's HTTP/2 `stream` event, ahead of Node's compat layer: the unary gRPC fast
-   * path for Evaluate and EvaluateBatch (grpc-fast-path.ts). False: not taken, use `handler`.
-   */
-  readonly stream: GrpcFastPath;
-  readonly restPaths: readonly string[];
+  /** For the listener's HTTP/2 `stream` event, ahead of Node's compat layer (grpc-unary/). */
+  readonly stream: GrpcUnaryHandler;
   /** From now on HTTP/1.1 responses say `Connection: close`. */
   beginShutdown(): void;
 }
 
 export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
-  const { governance, health, auth, cors, logger, maxBodyBytes } = deps;
-  const router = new RestRouter<RestHandler>(
-    routesOf(GovernanceServiceDesc),
-    restHandlers(governance, health),
-  );
-
-  const guard: Interceptor = (next) => async (req) => {
-    try {
-      auth.check(accessOf(req.service.typeName, req.method.name), (n) => req.header.get(n) ?? undefined);
-      return await next(req);
-    } catch (err) {
-      const known = asAegisError(err);
-      if (known) throw toConnectError(known);
-      // The client reset or cancelled the call (Connect aborts the call's signal then, with the
-      // reason; a deadline is the server's timer, not the client leaving): nobody reads an answer.
-      const signal = req.signal;
-      if (signal.aborted && !isDeadline(signal.reason)) {
-        logger.debug(
-          { req_id: req.contextValues.get(requestIdKey), rpc: req.url, reason: describeValue(err) },
-          "client went away",
-        );
-        throw ConnectError.from(err);
-      }
-      logger.error(
-        { req_id: req.contextValues.get(requestIdKey), rpc: req.url, err: errorInfo(err) },
-        "unexpected error",
-      );
-      throw new ConnectError(INTERNAL_MESSAGE, Code.Internal);
-    }
-  };
+  const { pipeline, requestIds, cors, maxBodyBytes, methods } = deps;
+  const router = new RestRouter<RestHandler>(deps.rest.routes, deps.rest.handlerFor);
 
   const notFound: NodeHandler = (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0];
@@ -103,130 +60,94 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
 
   const connect = createConnectAdapter({
     routes(r: ConnectRouter) {
-      registerGovernance(r, governance, health);
-      registerHealth(r, health);
-      registerReflection(r, [GovernanceServiceDesc, Health]);
+      registerServices(r, deps.services);
     },
-    interceptors: [guard],
+    interceptors: [pipelineInterceptor(pipeline, methods)],
     readMaxBytes: maxBodyBytes,
     fallback: notFound as never,
-    contextValues: (req) => createContextValues().set(requestIdKey, (req as Tagged)[REQUEST_ID] ?? ""),
-    onHandlerError: (err, rpc) => logger.error({ rpc, err: errorInfo(err) }, "rpc handler failed"),
-    onClientAbort: (err, rpc) => logger.debug({ rpc, reason: describeValue(err) }, "client went away"),
+    contextValues: (req) => createContextValues().set(recordKey, (req as Tagged)[RECORD]),
+    onHandlerError: (err, rpc) => pipeline.report(err, rpc, false),
+    onClientAbort: (err, rpc) => pipeline.report(err, rpc, true),
   });
 
-  const idPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}-`;
-  let counter = 0;
-  let shuttingDown = false;
-  // Read once: the level is fixed for the life of the process, and this runs on every request.
-  const logRequests = logger.isLevelEnabled("info");
-
-  const requestIdOf = (headers: IncomingHttpHeaders): string => {
-    const incoming = headers["x-request-id"];
-    return typeof incoming === "string" && SAFE_ID.test(incoming)
-      ? incoming
-      : idPrefix + (++counter).toString(36);
-  };
-
-  const grpcFast = createGrpcFastPath({
-    governance,
-    auth,
-    logger,
-    maxBodyBytes,
-    requestId: requestIdOf,
-    // The same line as the compat path's below; gRPC answers are always HTTP 200 over h2.
-    logRequest: logRequests
-      ? (requestId, path, start) =>
-          logger.info(
-            {
-              req_id: requestId,
-              method: "POST",
-              path,
-              status: 200,
-              proto: "h2",
-              ms: Number(process.hrtime.bigint() - start) / 1e6,
-            },
-            "request",
-          )
-      : undefined,
-  });
-  const stream: GrpcFastPath = (s, headers, compat) =>
+  const grpcUnary = createGrpcUnaryHandler({ methods, pipeline, requestIds, maxBodyBytes });
+  const stream: GrpcUnaryHandler = (s, headers, compat) =>
     // CORS headers are the compat path's job; gRPC clients send no Origin, browsers use gRPC-Web.
-    cors.enabled && headers.origin !== undefined ? false : grpcFast(s, headers, compat);
+    cors.enabled && headers.origin !== undefined ? false : grpcUnary(s, headers, compat);
+
+  let shuttingDown = false;
 
   async function serveRest(
     req: NodeRequest,
     res: NodeResponse,
-    route: { access: "public" | "api" | "admin"; body: string },
-    handler: RestHandler,
-    head: boolean,
+    record: RequestRecord,
+    match: {
+      route: RestRoute;
+      handler: RestHandler;
+      head: boolean;
+      params: Readonly<Record<string, string>>;
+    },
     query: string,
-    requestId: string,
   ): Promise<void> {
+    const { route, handler, head, params } = match;
     try {
-      const header: HeaderGetter = (name) => {
-        const v = req.headers[name];
-        return Array.isArray(v) ? v[0] : v;
-      };
-      auth.check(route.access, header);
+      const served = methods.get(`/${route.method.parent.typeName}/${route.method.name}`);
+      if (served === undefined) throw new Error(`no method for ${route.method.name}`);
+      const call = pipeline.begin(
+        record,
+        "rest",
+        served.rpc,
+        served.access,
+        (name) => {
+          const v = req.headers[name];
+          return Array.isArray(v) ? v[0] : v;
+        },
+        undefined,
+      );
       const body = route.body === "" ? EMPTY : await readBody(req, maxBodyBytes);
-      const pending = handler({ body, query, header, requestId });
+      const pending = handler({ body, query, params, call });
       // Most handlers are synchronous: skip the extra microtask of awaiting a plain value.
       const reply = pending instanceof Promise ? await pending : pending;
+      pipeline.end(record, "ok");
       send(
         res,
         reply.status,
         head ? undefined : reply.body,
-        requestId,
+        record.requestId,
         reply.headers,
         Buffer.byteLength(reply.body),
       );
     } catch (err) {
-      sendError(res, err, requestId, head);
+      sendError(res, record, err, head);
     }
   }
 
-  function sendError(res: NodeResponse, err: unknown, requestId: string, head = false): void {
-    const known = asAegisError(err);
-    if (!known) {
-      // A client that reset or closed mid-request (readBody sees ECONNRESET "aborted"): routine.
-      if (isClientAbort(err) || responseGone(res)) {
-        logger.debug({ req_id: requestId, reason: describeValue(err) }, "client went away");
-        res.destroy?.();
-        return;
-      }
-      logger.error({ req_id: requestId, err: errorInfo(err) }, "unexpected error");
-    }
-    if (res.headersSent) {
+  function sendError(res: NodeResponse, record: RequestRecord, err: unknown, head = false): void {
+    const e = pipeline.failure(record, err, responseGone(res));
+    pipeline.end(record, e.code);
+    if (res.headersSent || responseGone(res)) {
       res.destroy?.();
       return;
     }
-    const status = known ? httpStatusOf(known) : 500;
-    const body = encodeError(known ? known.message : INTERNAL_MESSAGE);
+    const body = encodeError(e.message);
     const extra =
-      known?.retryAfterSeconds !== undefined ? { "retry-after": String(known.retryAfterSeconds) } : undefined;
-    send(res, status, head ? undefined : body, requestId, extra, Buffer.byteLength(body));
+      e.retryAfterSeconds !== undefined ? { "retry-after": String(e.retryAfterSeconds) } : undefined;
+    send(res, httpStatusOf(e), head ? undefined : body, record.requestId, extra, Buffer.byteLength(body));
   }
 
   const handler: NodeHandler = (req, res) => {
-    const tagged = req as Tagged;
-    const requestId = requestIdOf(req.headers);
-    tagged[REQUEST_ID] = requestId;
+    const record = pipeline.record(requestIds(req.headers["x-request-id"]));
+    (req as Tagged)[RECORD] = record;
     if (shuttingDown && req.httpVersionMajor === 1) res.setHeader("connection", "close");
 
-    if (logRequests) {
-      const start = process.hrtime.bigint();
+    if (pipeline.logsRequests) {
       res.once("finish", () => {
-        logger.info(
-          {
-            req_id: requestId,
-            method: req.method,
-            path: (req.url ?? "").split("?", 1)[0],
-            status: res.statusCode,
-            proto: req.httpVersionMajor === 2 ? "h2" : "http/1.1",
-            ms: Number(process.hrtime.bigint() - start) / 1e6,
-          },
-          "request",
+        pipeline.logRequest(
+          record,
+          req.method,
+          (req.url ?? "").split("?", 1)[0] ?? "",
+          res.statusCode,
+          req.httpVersionMajor === 2 ? "h2" : "http/1.1",
         );
       });
     }
@@ -237,7 +158,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
         if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
           const h = cors.preflightHeaders(origin);
           if (h) {
-            res.writeHead(204, { ...h, "x-request-id": requestId });
+            res.writeHead(204, { ...h, "x-request-id": record.requestId });
             res.end();
             return;
           }
@@ -251,7 +172,7 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
       const path = normalisePath(q < 0 ? url : url.slice(0, q));
       const m = router.match(req.method ?? "GET", path);
       if (m === undefined) {
-        res.setHeader("x-request-id", requestId);
+        res.setHeader("x-request-id", record.requestId);
         connect(
           req as never,
           res as never,
@@ -260,21 +181,20 @@ export function createRequestHandler(deps: HandlerDeps): AegisRequestHandler {
         return;
       }
       if (m.kind === "method_not_allowed") {
-        send(res, 405, encodeError(`Method ${req.method} not allowed on ${path}`), requestId, {
+        send(res, 405, encodeError(`Method ${req.method} not allowed on ${path}`), record.requestId, {
           allow: m.allow,
         });
         return;
       }
-      void serveRest(req, res, m.route, m.handler, m.head, q < 0 ? "" : url.slice(q + 1), requestId);
+      void serveRest(req, res, record, m, q < 0 ? "" : url.slice(q + 1));
     } catch (err) {
-      sendError(res, err, requestId);
+      sendError(res, record, err);
     }
   };
 
   return {
     handler,
     stream,
-    restPaths: router.paths,
     beginShutdown() {
       shuttingDown = true;
     },
@@ -305,8 +225,4 @@ function send(
 function responseGone(res: NodeResponse): boolean {
   if ("stream" in res) return res.stream.destroyed || res.stream.closed;
   return res.destroyed || res.socket?.destroyed === true;
-}
-
-function isDeadline(reason: unknown): boolean {
-  return reason instanceof ConnectError && reason.code === Code.DeadlineExceeded;
 }

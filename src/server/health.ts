@@ -2,10 +2,11 @@
 // aegis.v1 GetHealth/GetReadiness and grpc.health.v1 (Check, Watch). Service "" is SERVING while
 // the process serves; aegis.v1.GovernanceService is SERVING only while ready. Both go NOT_SERVING
 // as soon as shutdown starts.
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { GovernanceService as GovernanceServiceDesc } from "../../gen/aegis/v1/governance_service_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.js";
+import { AegisError } from "../errors.js";
 import type { GovernanceService, Readiness } from "../governance/index.js";
+import { type ServedService, serve } from "./services/service-impl.js";
 
 export const GOVERNANCE_SERVICE_NAME = GovernanceServiceDesc.typeName;
 
@@ -87,24 +88,26 @@ export class HealthState {
   }
 }
 
-export function registerHealth(router: ConnectRouter, state: HealthState): void {
-  router.service(Health, {
+/** grpc.health.v1.Health: Check, and Watch (a server stream that ends at shutdown). */
+export function healthService(state: HealthState): ServedService {
+  return serve(Health, {
     async check(req) {
       if (req.service === GOVERNANCE_SERVICE_NAME && !state.isShuttingDown)
         await state.current().catch(() => undefined);
       const status = state.status(req.service);
-      if (status === undefined) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+      if (status === undefined) throw new AegisError("not_found", `unknown service ${req.service}`);
       return { status };
     },
-    async *watch(req, ctx) {
+    async *watch(req, call) {
       // Per the health protocol, an unknown service is SERVICE_UNKNOWN on the stream, not an error.
       let last: Status | undefined;
       let wake: (() => void) | undefined;
       const off = state.onChange(() => wake?.());
       const onAbort = () => wake?.();
-      ctx.signal.addEventListener("abort", onAbort);
+      const signal = call.signal;
+      signal?.addEventListener("abort", onAbort);
       try {
-        while (!ctx.signal.aborted) {
+        while (!signal?.aborted) {
           const status = state.status(req.service) ?? Status.SERVICE_UNKNOWN;
           if (status !== last) {
             last = status;
@@ -118,7 +121,7 @@ export function registerHealth(router: ConnectRouter, state: HealthState): void 
         }
       } finally {
         off();
-        ctx.signal.removeEventListener("abort", onAbort);
+        signal?.removeEventListener("abort", onAbort);
       }
     },
   });

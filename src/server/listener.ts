@@ -19,9 +19,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import type { GrpcFastPath } from "./grpc-fast-path.js";
-import type { NodeHandler } from "./handler.js";
+import type { GrpcUnaryHandler } from "./grpc-unary/unary-handler.js";
 import type { Logger } from "./logger.js";
+import type { NodeHandler } from "./node-types.js";
 import { TRANSPORT_DEFAULTS, type TransportLimits } from "./transport-config.js";
 
 export interface TlsFiles {
@@ -32,7 +32,7 @@ export interface TlsFiles {
 export interface ListenerOptions {
   readonly handler: NodeHandler;
   /** Sees each HTTP/2 stream before Node's compat layer does (the unary gRPC fast path). */
-  readonly stream?: GrpcFastPath | undefined;
+  readonly stream?: GrpcUnaryHandler | undefined;
   readonly tls?: TlsFiles | undefined;
   /** Timeouts and caps; default TRANSPORT_DEFAULTS. */
   readonly limits?: TransportLimits | undefined;
@@ -176,7 +176,7 @@ export class Listener {
    * the request handler; with a fast path it is taken off and called only for streams the fast path
    * does not take.
    */
-  private interceptStreams(fast: GrpcFastPath | undefined, requestTimeoutMs: number): void {
+  private interceptStreams(fast: GrpcUnaryHandler | undefined, requestTimeoutMs: number): void {
     const server = this.h2;
     const compat = server.listeners("stream") as Array<(...args: unknown[]) => void>;
     server.removeAllListeners("stream");

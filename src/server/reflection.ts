@@ -3,7 +3,6 @@
 // embedded in the generated code: the served files and, transitively, everything they import.
 import { create, type DescFile, type DescMessage, type DescService, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import type { ConnectRouter } from "@connectrpc/connect";
 import {
   type ServerReflectionRequest as RequestV1,
   ServerReflectionResponseSchema as ResponseV1,
@@ -14,6 +13,7 @@ import {
   ServerReflectionResponseSchema as ResponseV1alpha,
   ServerReflection as ServerReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { type ServedService, serve } from "./services/service-impl.js";
 
 /** Looks up files by name and by the symbols they declare. */
 export class DescriptorIndex {
@@ -123,30 +123,31 @@ function answer(index: DescriptorIndex, req: AnyRequest) {
   }
 }
 
-/** Registers grpc.reflection.v1 and v1alpha for `services` (which should include reflection itself). */
-export function registerReflection(router: ConnectRouter, services: readonly DescService[]): DescriptorIndex {
+/** grpc.reflection v1 and v1alpha for `services` (reflection itself is added). */
+export function reflectionServices(services: readonly DescService[]): ServedService[] {
   const index = new DescriptorIndex([...services, ServerReflectionV1, ServerReflectionV1alpha]);
-  router.service(ServerReflectionV1, {
-    async *serverReflectionInfo(requests) {
-      for await (const req of requests) {
-        yield create(ResponseV1, {
-          validHost: req.host,
-          originalRequest: req,
-          messageResponse: answer(index, req),
-        });
-      }
-    },
-  });
-  router.service(ServerReflectionV1alpha, {
-    async *serverReflectionInfo(requests) {
-      for await (const req of requests) {
-        yield create(ResponseV1alpha, {
-          validHost: req.host,
-          originalRequest: req,
-          messageResponse: answer(index, req),
-        });
-      }
-    },
-  });
-  return index;
+  return [
+    serve(ServerReflectionV1, {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          yield create(ResponseV1, {
+            validHost: req.host,
+            originalRequest: req,
+            messageResponse: answer(index, req),
+          });
+        }
+      },
+    }),
+    serve(ServerReflectionV1alpha, {
+      async *serverReflectionInfo(requests) {
+        for await (const req of requests) {
+          yield create(ResponseV1alpha, {
+            validHost: req.host,
+            originalRequest: req,
+            messageResponse: answer(index, req),
+          });
+        }
+      },
+    }),
+  ];
 }

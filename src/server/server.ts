@@ -16,13 +16,14 @@ import {
   PolicyFileSource,
   PolicyHolder,
 } from "../governance/index.js";
+import { KeyRing } from "../identity/index.js";
 import { type Database, openMigrated, resolveTarget } from "../storage/index.js";
-import { Authenticator } from "./auth.js";
 import { Cors } from "./cors.js";
-import { createRequestHandler, type NodeHandler } from "./handler.js";
+import type { createRequestHandler, NodeHandler } from "./handler.js";
 import { HealthState } from "./health.js";
 import { type BoundAddress, Listener } from "./listener.js";
 import { createLogger, type Logger } from "./logger.js";
+import { buildRequestHandler } from "./services.js";
 import { checkTransportLimits, completeTransportLimits, type TransportLimits } from "./transport-config.js";
 
 /** Config of DESIGN §6 as a caller gives it: any fields, and any of the transport limits. */
@@ -100,7 +101,7 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 interface Components {
   readonly governance: GovernanceService;
   readonly health: HealthState;
-  readonly auth: Authenticator;
+  readonly keys: KeyRing;
   readonly rh: ReturnType<typeof createRequestHandler>;
   readonly tls: { cert: Buffer; key: Buffer } | undefined;
   readonly policyFile: PolicyFileSource;
@@ -165,11 +166,11 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
       maxAuditPageBytes: config.maxAuditPageBytes,
     });
     const health = new HealthState(governance);
-    const auth = new Authenticator({ apiKey: config.apiKey, adminKey: config.adminKey });
-    const rh = createRequestHandler({
+    const keys = new KeyRing({ apiKey: config.apiKey, adminKey: config.adminKey });
+    const rh = buildRequestHandler({
       governance,
       health,
-      auth,
+      keys: () => keys,
       cors: new Cors(config.corsOrigins),
       logger,
       maxBodyBytes: config.maxBodyBytes,
@@ -177,7 +178,7 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     if (options.watchPolicy !== false) policyFile.watch();
     void health.refresh().catch(() => undefined);
     health.startPolling();
-    return { governance, health, auth, rh, tls, policyFile, database };
+    return { governance, health, keys, rh, tls, policyFile, database };
   } catch (err) {
     await pipeline?.close().catch(() => undefined);
     await database?.close().catch(() => undefined);
@@ -185,7 +186,7 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
   }
 }
 
-function warnAboutOpenAccess(auth: Authenticator, config: Config, host: string, logger: Logger): void {
+function warnAboutOpenAccess(auth: KeyRing, config: Config, host: string, logger: Logger): void {
   if (!auth.open && config.apiKey === undefined && !isLoopback(host)) {
     logger.error(
       { host },
@@ -281,7 +282,7 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
       });
       const bound = await bind(l, host, opts.port ?? config.port);
       listener = l;
-      warnAboutOpenAccess(c.auth, config, host, logger);
+      warnAboutOpenAccess(c.keys, config, host, logger);
       return bound;
     },
     close() {

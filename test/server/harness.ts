@@ -3,14 +3,14 @@
 
 import type { AuditedExecutePipeline, AuditLog, ExecutePipeline } from "../../src/governance/index.js";
 import { GovernanceService, PolicyHolder } from "../../src/governance/index.js";
+import { KeyRing } from "../../src/identity/index.js";
 import { parsePolicy } from "../../src/policy/index.js";
 import type { Policy } from "../../src/policy/types.js";
-import { Authenticator } from "../../src/server/auth.js";
 import { Cors } from "../../src/server/cors.js";
-import { createRequestHandler } from "../../src/server/handler.js";
 import { HealthState } from "../../src/server/health.js";
 import { Listener, type TlsFiles } from "../../src/server/listener.js";
 import { createLogger, type Logger } from "../../src/server/logger.js";
+import { buildRequestHandler } from "../../src/server/services.js";
 import type { TransportLimits } from "../../src/server/transport-config.js";
 
 export const SEED_POLICY = `version: "1"
@@ -68,10 +68,10 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     maxAuditPageBytes: o.maxAuditPageBytes,
   });
   const health = new HealthState(governance);
-  const rh = createRequestHandler({
+  const rh = buildRequestHandler({
     governance,
     health,
-    auth: new Authenticator({ apiKey: o.apiKey, adminKey: o.adminKey }),
+    keys: once(new KeyRing({ apiKey: o.apiKey, adminKey: o.adminKey })),
     cors: new Cors(o.cors ?? []),
     logger: o.logger ?? createLogger("silent"),
     maxBodyBytes: o.maxBodyBytes ?? 1024 * 1024,
@@ -108,4 +108,8 @@ export async function call(
     json = undefined;
   }
   return { status: res.status, json, headers: res.headers, text };
+}
+
+function once<T>(value: T): () => T {
+  return () => value;
 }

@@ -13,7 +13,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file aegis/v1/options.proto.
  */
 export const file_aegis_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChZhZWdpcy92MS9vcHRpb25zLnByb3RvEghhZWdpcy52MSpqCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASDwoLQUNDRVNTX09QRU4QARIQCgxBQ0NFU1NfQUdFTlQQAhITCg9BQ0NFU1NfQVBQUk9WRVIQAxIQCgxBQ0NFU1NfQURNSU4QBDpKCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi4jgMgASgOMhAuYWVnaXMudjEuQWNjZXNzUgZhY2Nlc3NCXQoQZGV2LmFlZ2lzLmFwaS52MUIMT3B0aW9uc1Byb3RvUAFaOWdpdGh1Yi5jb20vYWVnaXMtZ292ZXJuYW5jZS9hZWdpcy9nZW4vZ28vYWVnaXMvdjE7YWVnaXN2MWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChZhZWdpcy92MS9vcHRpb25zLnByb3RvEghhZWdpcy52MSpqCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASDwoLQUNDRVNTX09QRU4QARIQCgxBQ0NFU1NfQUdFTlQQAhITCg9BQ0NFU1NfQVBQUk9WRVIQAxIQCgxBQ0NFU1NfQURNSU4QBDpKCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi4jgMgASgOMhAuYWVnaXMudjEuQWNjZXNzUgZhY2Nlc3M6QQoLcmVzdF9zdGF0dXMSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgNUgpyZXN0U3RhdHVzQl0KEGRldi5hZWdpcy5hcGkudjFCDE9wdGlvbnNQcm90b1ABWjlnaXRodWIuY29tL2FlZ2lzLWdvdmVybmFuY2UvYWVnaXMvZ2VuL2dvL2FlZ2lzL3YxO2FlZ2lzdjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Who may call an RPC. Roles nest: an admin key passes every check, an approver key passes
@@ -71,4 +71,12 @@ export const AccessSchema: GenEnum<Access> = /*@__PURE__*/
  */
 export const access: GenExtension<MethodOptions, Access> = /*@__PURE__*/
   extDesc(file_aegis_v1_options, 0);
+
+/**
+ * The HTTP status of a successful REST answer when it is not 200 (e.g. 201 for a creation).
+ *
+ * @generated from extension: uint32 rest_status = 51001;
+ */
+export const rest_status: GenExtension<MethodOptions, number> = /*@__PURE__*/
+  extDesc(file_aegis_v1_options, 1);
 

@@ -1,10 +1,10 @@
 // The REST query string of GET /api/v1/audit -> AuditQuery (DESIGN §3, §3.1). Shared so every
 // transport applies the same defaults and bounds; errors are `invalid_argument` naming the parameter.
 
-import { type AuditQuery, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../audit/types.js";
-import { AegisError } from "../errors.js";
-import { RISK_LEVELS } from "../policy/index.js";
-import type { RiskLevel } from "../policy/types.js";
+import { type AuditQuery, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../../audit/types.js";
+import { AegisError } from "../../errors.js";
+import { RISK_LEVELS } from "../../policy/index.js";
+import type { RiskLevel } from "../../policy/types.js";
 
 // RFC 3339 date-time: full date, 'T' (or t / space), time with optional fraction, Z or an offset.
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;

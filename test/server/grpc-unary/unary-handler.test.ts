@@ -19,28 +19,31 @@ import {
   ExecuteBatchRequestSchema,
   ExecuteRequestSchema,
   GovernanceService,
-} from "../../gen/aegis/v1/governance_service_pb.js";
-import { Approval, ResultStatus, RiskLevel } from "../../gen/aegis/v1/types_pb.js";
-import type { AuditStore } from "../../src/audit/audit-store.js";
-import { createEmbeddedStore } from "../../src/audit/open-audit-store.js";
-import { type AuditedExecutePipeline, createExecutePipeline } from "../../src/governance/execute-pipeline.js";
+} from "../../../gen/aegis/v1/governance_service_pb.js";
+import { Approval, ResultStatus, RiskLevel } from "../../../gen/aegis/v1/types_pb.js";
+import type { AuditStore } from "../../../src/audit/audit-store.js";
+import { createEmbeddedStore } from "../../../src/audit/open-audit-store.js";
+import {
+  type AuditedExecutePipeline,
+  createExecutePipeline,
+} from "../../../src/governance/execute-pipeline.js";
 import {
   type AuditLog,
   type ExecutePipeline,
   GovernanceService as Gov,
   PolicyHolder,
-} from "../../src/governance/index.js";
-import type { ApprovalHandler, Executor } from "../../src/governance/types.js";
-import { parsePolicy } from "../../src/policy/index.js";
-import { Authenticator } from "../../src/server/auth.js";
-import { Cors } from "../../src/server/cors.js";
-import { createRequestHandler } from "../../src/server/handler.js";
-import { HealthState } from "../../src/server/health.js";
-import { Listener } from "../../src/server/listener.js";
-import { createLogger } from "../../src/server/logger.js";
-import { MEMORY_LOCATION } from "../../src/storage/index.js";
-import { grpc, grpcClient, metadataOf, unary, unaryRaw } from "../support/grpc.js";
-import { type Harness, SEED_POLICY, startHarness } from "./harness.js";
+} from "../../../src/governance/index.js";
+import type { ApprovalHandler, Executor } from "../../../src/governance/types.js";
+import { KeyRing } from "../../../src/identity/index.js";
+import { parsePolicy } from "../../../src/policy/index.js";
+import { Cors } from "../../../src/server/cors.js";
+import { HealthState } from "../../../src/server/health.js";
+import { Listener } from "../../../src/server/listener.js";
+import { createLogger } from "../../../src/server/logger.js";
+import { buildRequestHandler } from "../../../src/server/services.js";
+import { MEMORY_LOCATION } from "../../../src/storage/index.js";
+import { grpc, grpcClient, metadataOf, unary, unaryRaw } from "../../support/grpc.js";
+import { type Harness, SEED_POLICY, startHarness } from "../harness.js";
 
 const KEY = "fast-path-key";
 const EVALUATE = "/aegis.v1.GovernanceService/Evaluate";
@@ -311,10 +314,10 @@ describe("unary gRPC fast path: the per-request log line", () => {
       },
     });
     const governance = new Gov({ policy: new PolicyHolder(parsePolicy(SEED_POLICY), "file"), maxBatch: 10 });
-    const rh = createRequestHandler({
+    const rh = buildRequestHandler({
       governance,
       health: new HealthState(governance),
-      auth: new Authenticator({ apiKey: KEY }),
+      keys: once(new KeyRing({ apiKey: KEY })),
       cors: new Cors([]),
       logger: createLogger("info", sink),
       maxBodyBytes: MAX_BODY,
@@ -548,7 +551,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
     }
   });
 
-  test("the execution context: the client's x-request-id, as on Connect", async () => {
+  test("the execution context: the request id, the client's when it sends one, as on Connect", async () => {
     for (const [type, target] of [
       ["application/grpc", "id-fast"],
       ["application/GRPC", "id-connect"],
@@ -559,7 +562,8 @@ describe("unary gRPC fast path: Execute and ExecuteBatch", () => {
       });
       assert.equal(seen.get(target)?.requestId, "r-1");
       await raw(h.url, EXECUTE, type, frame(executeBytes("read", `${target}-none`)), auth);
-      assert.equal(seen.get(`${target}-none`)?.requestId, undefined);
+      // None sent: the id the server made, the same one its answer and log line carry.
+      assert.match(seen.get(`${target}-none`)?.requestId ?? "", /^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/);
     }
   });
 
@@ -810,10 +814,10 @@ describe("unary gRPC fast path: Execute and ExecuteBatch are served on the strea
       pipeline: audit,
       auditLog: audit,
     });
-    const rh = createRequestHandler({
+    const rh = buildRequestHandler({
       governance,
       health: new HealthState(governance),
-      auth: new Authenticator({ apiKey: KEY }),
+      keys: once(new KeyRing({ apiKey: KEY })),
       cors: new Cors([]),
       logger: createLogger("silent"),
       maxBodyBytes: MAX_BODY,
@@ -865,3 +869,7 @@ describe("unary gRPC fast path: Execute and ExecuteBatch are served on the strea
     }
   });
 });
+
+function once<T>(value: T): () => T {
+  return () => value;
+}

@@ -3,16 +3,16 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { QueryAuditRequestSchema } from "../../gen/aegis/v1/governance_service_pb.js";
-import { HumanDecision, ResultStatus, RiskLevel, SortOrder } from "../../gen/aegis/v1/types_pb.js";
-import { AegisError } from "../../src/errors.js";
-import type { AuditRecord } from "../../src/governance/types.js";
+import { QueryAuditRequestSchema } from "../../../gen/aegis/v1/governance_service_pb.js";
+import { HumanDecision, ResultStatus, RiskLevel, SortOrder } from "../../../gen/aegis/v1/types_pb.js";
+import { AegisError } from "../../../src/errors.js";
+import type { AuditRecord } from "../../../src/governance/types.js";
 import {
   auditQueryFromProto,
   auditRecordToProto,
   decodePageToken,
   encodePageToken,
-} from "../../src/server/connect-service.js";
+} from "../../../src/server/services/convert.js";
 
 describe("QueryAudit conversions", () => {
   test("defaults: limit 1000, asc, no filters", () => {

@@ -35,9 +35,9 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { wholeBody, wholeEnvelopes } from "./coalesce.js";
-import { describeValue, isClientAbort } from "./log-error.js";
-import { type RpcProtocol, rpcErrorResponse, rpcProtocolOf, unimplemented } from "./rpc-reply.js";
+import { wholeBody, wholeEnvelopes } from "../private/coalesce.js";
+import { describeValue, isClientAbort } from "../private/log-error.js";
+import { type RpcProtocol, rpcErrorResponse, rpcProtocolOf, unimplemented } from "../private/rpc-reply.js";
 
 type NodeReq = Parameters<typeof universalRequestFromNodeRequest>[0];
 type NodeRes = Parameters<typeof universalResponseToNodeResponse>[1];

@@ -1,21 +1,28 @@
-// The REST side of each RPC, keyed by the method's local name (the route table itself comes from
-// the proto annotations). Each handler decodes with the REST codec, calls the governance service
-// (the same call the Connect implementation makes) and encodes the reply.
+// The REST side of the seed's RPCs (DESIGN §3), keyed by the method's local name: their JSON
+// shapes are hand-written (codec.ts) because the original server's clients depend on them. Every
+// other annotated RPC is served by `genericRestHandler` from the same implementation object the
+// other transports serve. The route table itself comes from the proto annotations (router.ts).
 
-import type { GovernanceService as GovernanceServiceDesc } from "../../gen/aegis/v1/governance_service_pb.js";
-import type { GovernanceService } from "../governance/index.js";
-import { readVersion } from "../version.js";
-import type { HeaderGetter } from "./auth.js";
-import type { HealthState } from "./health.js";
-import * as codec from "./rest-codec.js";
+import { create } from "@bufbuild/protobuf";
+import type { GovernanceService as GovernanceServiceDesc } from "../../../gen/aegis/v1/governance_service_pb.js";
+import type { GovernanceService } from "../../governance/index.js";
+import { readVersion } from "../../version.js";
+import type { Call } from "../call.js";
+import type { HealthState } from "../health.js";
+import { callContext } from "../services/governance.js";
+import type { ServedMethod } from "../services/service-impl.js";
+import * as codec from "./codec.js";
+import { requestFromRest, responseToRest } from "./proto-json.js";
+import type { RestRoute } from "./router.js";
 
 export interface RestCall {
   /** The raw body; empty for routes without one. */
   readonly body: Buffer;
   /** The query string without `?`, or "". */
   readonly query: string;
-  readonly header: HeaderGetter;
-  readonly requestId: string;
+  /** The route's path variables, decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly call: Call;
 }
 
 export interface RestReply {
@@ -32,7 +39,11 @@ function ok(body: string): RestReply {
   return { status: 200, body };
 }
 
-export function restHandlers(gov: GovernanceService, health: HealthState): Record<MethodName, RestHandler> {
+/** The seed's routes, by the local name of their RPC. */
+export function seedRestHandlers(
+  gov: GovernanceService,
+  health: HealthState,
+): Record<MethodName, RestHandler> {
   return {
     evaluate(call) {
       const b = codec.decodeActionBody(codec.parseJson(call.body));
@@ -45,14 +56,14 @@ export function restHandlers(gov: GovernanceService, health: HealthState): Recor
     },
     async execute(call) {
       const b = codec.decodeActionBody(codec.parseJson(call.body));
-      const ctx = { requestId: call.requestId };
+      const ctx = callContext(call.call);
       return b.batch
         ? ok(codec.encodeExecuteResults(await gov.executeBatch(b.actions, ctx)))
         : ok(codec.encodeExecuteResult(await gov.execute(b.action, ctx)));
     },
     async executeBatch(call) {
       const actions = codec.decodeBatchBody(codec.parseJson(call.body));
-      return ok(codec.encodeExecuteResults(await gov.executeBatch(actions, { requestId: call.requestId })));
+      return ok(codec.encodeExecuteResults(await gov.executeBatch(actions, callContext(call.call))));
     },
     async queryAudit(call) {
       const search = new URLSearchParams(call.query);
@@ -85,5 +96,19 @@ export function restHandlers(gov: GovernanceService, health: HealthState): Recor
       const r = await health.current();
       return { status: r.ready ? 200 : 503, body: codec.encodeReadiness(r, health.isShuttingDown) };
     },
+  };
+}
+
+/**
+ * Any other annotated RPC: the request message from path, query and body, the implementation,
+ * the response as Aegis JSON. `status` is the route's success status (201 for a creation).
+ */
+export function genericRestHandler(route: RestRoute, served: ServedMethod, status = 200): RestHandler {
+  const impl = served.impl as (req: unknown, call: Call) => unknown;
+  return async (c) => {
+    const body = route.body === "" ? undefined : c.body.length === 0 ? {} : codec.parseJson(c.body);
+    const req = requestFromRest(route, c.params, new URLSearchParams(c.query), body);
+    const out = create(route.method.output, (await impl(req, c.call)) as never);
+    return { status, body: responseToRest(route, out as unknown as Record<string, unknown>) };
   };
 }

@@ -4,7 +4,7 @@
 // the hot path is JSON.parse + a few typeof checks + JSON.stringify of a plain literal, with no
 // reflection-driven message conversion per request.
 
-import { AegisError } from "../errors.js";
+import { AegisError } from "../../errors.js";
 import type {
   AuditPage,
   AuditQuery,
@@ -12,9 +12,9 @@ import type {
   PolicySnapshot,
   PolicyUpdate,
   Readiness,
-} from "../governance/index.js";
-import type { ActionRequest, EvaluateResult, ExecuteResult } from "../governance/types.js";
-import { parseAuditQuery } from "./audit-query-params.js";
+} from "../../governance/index.js";
+import type { ActionRequest, EvaluateResult, ExecuteResult } from "../../governance/types.js";
+import { parseAuditQuery } from "./audit-query.js";
 
 function bad(message: string): AegisError {
   return new AegisError("invalid_argument", message);

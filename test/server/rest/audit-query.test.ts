@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AegisError } from "../../src/errors.js";
-import { parseAuditQuery } from "../../src/server/audit-query-params.js";
+import { AegisError } from "../../../src/errors.js";
+import { parseAuditQuery } from "../../../src/server/rest/audit-query.js";
 
 const parse = (qs: string) => parseAuditQuery(new URLSearchParams(qs));
 
