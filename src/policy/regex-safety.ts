@@ -8,7 +8,7 @@
 // hint), and regexes whose automata exceed the bounds below (the message says which).
 
 import { soleMember } from "./private/charset.js";
-import { escapeUnsafe, quote } from "./private/quote.js";
+import { escapeUnsafe, quoteShort } from "./private/quote.js";
 import { compileDfa } from "./private/regex-dfa.js";
 import { buildNfa, RegexTooLarge } from "./private/regex-nfa.js";
 import { parseRegex, type RegexNode, UnsupportedRegex } from "./private/regex-parse.js";
@@ -86,7 +86,7 @@ export function compileRegex(
     return { problem: `regex is ${source.length} characters long; at most ${MAX_REGEX_LENGTH} are allowed` };
   }
   for (const [probe, hint] of PYTHON_ONLY) {
-    if (probe.test(source)) return { problem: `invalid regex ${quote(source)}: ${hint}` };
+    if (probe.test(source)) return { problem: `invalid regex ${quoteShort(source)}: ${hint}` };
   }
   try {
     new RegExp(source, "u");
@@ -94,13 +94,15 @@ export function compileRegex(
     const message = err instanceof Error ? err.message : String(err);
     // V8 says "Invalid regular expression: /<source>/u: <reason>"; the source is quoted above.
     const reason = message.slice(message.lastIndexOf(": ") + 2);
-    return { problem: `invalid regex ${quote(source)} (ECMAScript syntax, u flag): ${escapeUnsafe(reason)}` };
+    return {
+      problem: `invalid regex ${quoteShort(source)} (ECMAScript syntax, u flag): ${escapeUnsafe(reason)}`,
+    };
   }
   try {
     const outline = parseRegex(source, false);
     if (budget !== undefined && !budget.admit(outline.properties)) {
       return {
-        problem: `regex ${quote(source)} rejected: a policy may use at most ${MAX_UNICODE_PROPERTIES} distinct Unicode property escapes (\\p{...})`,
+        problem: `regex ${quoteShort(source)} rejected: a policy may use at most ${MAX_UNICODE_PROPERTIES} distinct Unicode property escapes (\\p{...})`,
       };
     }
     const { root } = parseRegex(source);
@@ -110,9 +112,12 @@ export function compileRegex(
     return { search };
   } catch (err) {
     if (err instanceof UnsupportedRegex) {
-      return { problem: `regex ${quote(source)} rejected: ${err.message} (matching must stay linear-time)` };
+      return {
+        problem: `regex ${quoteShort(source)} rejected: ${err.message} (matching must stay linear-time)`,
+      };
     }
-    if (err instanceof RegexTooLarge) return { problem: `regex ${quote(source)} rejected: ${err.message}` };
+    if (err instanceof RegexTooLarge)
+      return { problem: `regex ${quoteShort(source)} rejected: ${err.message}` };
     throw err;
   }
 }

@@ -435,3 +435,33 @@ describe("the DFA agrees with V8 on classes, escapes, astral code points and sur
     }
   });
 });
+
+describe("Unicode property escapes are bounded per policy", () => {
+  it(`at most ${MAX_UNICODE_PROPERTIES} distinct ones`, () => {
+    const scripts = ["Latin", "Greek", "Cyrillic", "Arabic", "Hebrew", "Han", "Hiragana", "Katakana", "Thai"];
+    const escapes = [
+      ...scripts.map((s) => `\\p{Script=${s}}`),
+      "\\p{Lu}",
+      "\\p{Ll}",
+      "\\p{N}",
+      "\\p{P}",
+      "\\p{S}",
+      "\\p{Z}",
+      "\\p{M}",
+      "\\p{C}",
+    ];
+    assert.ok(escapes.length > MAX_UNICODE_PROPERTIES);
+    const params = Object.fromEntries(escapes.map((e, i) => [`p${i}`, `${e}+`]));
+    assert.throws(
+      () => compilePolicyObject({ rules: [{ conditions: { param_matches: params } }] }),
+      (e: unknown) =>
+        e instanceof PolicyLoadError &&
+        e.problems.length === 1 &&
+        /at most 16 distinct Unicode property escapes/.test(e.problems[0]!.message),
+    );
+    const fine = Object.fromEntries(escapes.slice(0, MAX_UNICODE_PROPERTIES).map((e, i) => [`p${i}`, e]));
+    compilePolicyObject({
+      rules: [{ conditions: { param_matches: fine } }, { conditions: { param_matches: fine } }],
+    });
+  });
+});

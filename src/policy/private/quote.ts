@@ -21,3 +21,11 @@ export function escapeUnsafe(text: string): string {
 export function quote(text: string): string {
   return escapeUnsafe(JSON.stringify(text));
 }
+
+/** `quote`, cut to `max` code points (with the full length said): a value is echoed, not dumped. */
+export function quoteShort(text: string, max = 80): string {
+  if (text.length <= max) return quote(text);
+  const points = Array.from(text);
+  if (points.length <= max) return quote(text);
+  return `${quote(points.slice(0, max).join(""))}… (${points.length} characters)`;
+}
