@@ -9,7 +9,7 @@
 
 import { soleMember } from "./private/charset.js";
 import { escapeUnsafe, quoteShort } from "./private/quote.js";
-import { compileDfa } from "./private/regex-dfa.js";
+import { compileDfa, type DfaLimits } from "./private/regex-dfa.js";
 import { buildNfa, RegexTooLarge } from "./private/regex-nfa.js";
 import { parseRegex, type RegexNode, UnsupportedRegex } from "./private/regex-parse.js";
 
@@ -37,9 +37,35 @@ const PYTHON_ONLY: readonly [RegExp, string][] = [
   [/\\Z/, "\\Z is Python syntax; use $"],
 ];
 
-/** Counts the distinct Unicode property escapes of the regexes of one policy. */
+/**
+ * DFA states and table cells for all the regexes of one policy: building a capped DFA takes tens
+ * of milliseconds, so without a total a policy of many distinct near-cap regexes could take a
+ * minute to load. Rejected regexes count too (their construction was paid for).
+ */
+export const MAX_POLICY_DFA_STATES = 8 * MAX_DFA_STATES;
+export const MAX_POLICY_DFA_CELLS = 4 * MAX_DFA_CELLS;
+
+/** What the regexes of one policy may cost together. */
 export class RegexBudget {
   private readonly properties = new Set<string>();
+  private states = MAX_POLICY_DFA_STATES;
+  private cells = MAX_POLICY_DFA_CELLS;
+
+  /** The limits for the next DFA: its own caps, or what is left of the policy's. */
+  limits(): DfaLimits & { readonly policyBound: boolean } {
+    const maxStates = Math.min(MAX_DFA_STATES, this.states);
+    const maxCells = Math.min(MAX_DFA_CELLS, this.cells);
+    return {
+      maxStates,
+      maxCells,
+      policyBound: maxStates < MAX_DFA_STATES || maxCells < MAX_DFA_CELLS,
+      onBuilt: (states, cells) => {
+        this.states -= states;
+        this.cells -= cells;
+      },
+    };
+  }
+
   /** Returns false (and records nothing) when `escapes` would exceed the bound. */
   admit(escapes: readonly string[]): boolean {
     const fresh = escapes.filter((e) => !this.properties.has(e));
@@ -106,10 +132,22 @@ export function compileRegex(
       };
     }
     const { root } = parseRegex(source);
-    const search =
-      literalSearch(root) ??
-      compileDfa(buildNfa(root, MAX_NFA_STATES), { maxStates: MAX_DFA_STATES, maxCells: MAX_DFA_CELLS });
-    return { search };
+    const literal = literalSearch(root);
+    if (literal !== undefined) return { search: literal };
+    const limits = budget?.limits() ?? {
+      maxStates: MAX_DFA_STATES,
+      maxCells: MAX_DFA_CELLS,
+      policyBound: false,
+    };
+    try {
+      return { search: compileDfa(buildNfa(root, MAX_NFA_STATES), limits) };
+    } catch (err) {
+      if (!(err instanceof RegexTooLarge) || !limits.policyBound || !/automaton states/.test(err.message))
+        throw err;
+      return {
+        problem: `regex ${quoteShort(source)} rejected: the policy's regexes need more than ${MAX_POLICY_DFA_STATES} automaton states (or ${MAX_POLICY_DFA_CELLS} table cells) together; simplify them`,
+      };
+    }
   } catch (err) {
     if (err instanceof UnsupportedRegex) {
       return {

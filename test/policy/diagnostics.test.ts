@@ -121,7 +121,9 @@ describe("problem messages and paths never echo control or bidi characters", () 
     );
   });
   it("long values are echoed cut short, with their length", () => {
-    const problems = problemsOf(() => compilePolicyObject({ defaults: { risk_level: "x".repeat(1_000_000) } }));
+    const problems = problemsOf(() =>
+      compilePolicyObject({ defaults: { risk_level: "x".repeat(1_000_000) } }),
+    );
     assert.equal(problems.length, 1);
     assert.ok(problems[0]!.message.length < 300, problems[0]!.message);
     assert.match(problems[0]!.message, /"x{80}"… \(1000000 characters\)/);

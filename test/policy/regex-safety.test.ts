@@ -7,6 +7,7 @@ import {
   compileRegex,
   compileRegexSearch,
   MAX_DFA_STATES,
+  MAX_POLICY_DFA_STATES,
   MAX_REGEX_LENGTH,
   MAX_UNICODE_PROPERTIES,
 } from "../../src/policy/regex-safety.js";
@@ -463,5 +464,41 @@ describe("Unicode property escapes are bounded per policy", () => {
     compilePolicyObject({
       rules: [{ conditions: { param_matches: fine } }, { conditions: { param_matches: fine } }],
     });
+  });
+});
+
+describe("the automata of one policy are bounded together", () => {
+  it(`many distinct near-cap regexes: at most ${MAX_POLICY_DFA_STATES} states are built in all, then refused`, () => {
+    // Each needs 2,048 states: 16 fit the policy's total, the rest are refused without being built.
+    const params = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, `[ab]*a[ab]{10}${i}`]));
+    const started = performance.now();
+    const problems = (() => {
+      try {
+        compilePolicyObject({ rules: [{ conditions: { param_matches: params } }] });
+      } catch (e) {
+        if (e instanceof PolicyLoadError) return e.problems;
+        throw e;
+      }
+      return [];
+    })();
+    const elapsed = performance.now() - started;
+    assert.ok(problems.length >= 20 && problems.length <= 25, `${problems.length} problems`);
+    for (const p of problems)
+      assert.match(p.message, /the policy's regexes need more than \d+ automaton states .* together/);
+    assert.equal(problems[0]!.path, "rules[0].conditions.param_matches.p15");
+    assert.ok(elapsed < 5000, `${elapsed.toFixed(0)} ms`);
+  });
+  it("DFA-exploding regexes stop costing once the policy's total is spent", () => {
+    const params = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`p${i}`, `[ab]*a[ab]{200}${i}`]),
+    );
+    const started = performance.now();
+    assert.throws(
+      () => compilePolicyObject({ rules: [{ conditions: { param_matches: params } }] }),
+      PolicyLoadError,
+    );
+    const elapsed = performance.now() - started;
+    // About 8 regexes are built up to the cap (tens of ms each); the other 192 are refused at once.
+    assert.ok(elapsed < 5000, `${elapsed.toFixed(0)} ms`);
   });
 });

@@ -33,6 +33,8 @@ export interface DfaLimits {
   readonly maxStates: number;
   /** At most this many table cells (states × character classes), which bounds memory and build time. */
   readonly maxCells: number;
+  /** Told how many states and cells were built, also when the limits stop the construction. */
+  readonly onBuilt?: (states: number, cells: number) => void;
 }
 
 interface Building {
@@ -118,6 +120,7 @@ export function compileDfa(nfa: Nfa, limits: DfaLimits): (text: string) => boole
       }
     }
     if (states.length >= cap) {
+      limits.onBuilt?.(states.length, states.length * C);
       const why = cap < limits.maxStates ? ` (it tells ${C} kinds of characters apart)` : "";
       throw new RegexTooLarge(`it needs more than ${cap} automaton states${why}; simplify it`);
     }
@@ -174,6 +177,7 @@ export function compileDfa(nfa: Nfa, limits: DfaLimits): (text: string) => boole
   // character can be consumed and both neighbours count as non-word characters: an empty match
   // that only needs \B (or nothing) succeeds there. Matching V8 keeps `u` semantics as they were.
   const midPair = closure(Int32Array.of(start), 0, false, false) < 0;
+  limits.onBuilt?.(rows.length, rows.length * C);
   return finish(rows, acceptsAtEnd, C, classes.latin, classes.classOf, midPair);
 }
 
