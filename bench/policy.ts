@@ -10,7 +10,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import micromatch from "micromatch";
-import { type Action, compilePolicyObject, type Policy, parsePolicy } from "../src/policy/index.js";
+import {
+  type Action,
+  compilePolicyObject,
+  type Policy,
+  PolicyLoadError,
+  parsePolicy,
+} from "../src/policy/index.js";
 import { examplesDir } from "../test/support/paths.js";
 
 const REPS = 7;
@@ -317,7 +323,94 @@ function main(): void {
   console.log(
     `Scaling 100 -> 10,000 rules (100x): throughput ${fmtRate(g100)} -> ${fmtRate(g10k)} (${(g100 / g10k).toFixed(2)}x slower; linear would be ~100x)`,
   );
+  regexWorstCases();
   if (sink === 0.5) console.log("");
+}
+
+/**
+ * Regexes that are exponential, quadratic or DFA-exploding on a backtracking or lazily built
+ * automaton, each in a blocking rule evaluated against 64 KiB params built to hurt: load time (or
+ * the refusal), then the median time of one evaluate over several runs per param.
+ */
+function regexWorstCases(): void {
+  const size = 64 * 1024;
+  const fill = (unit: string, tail = ""): string =>
+    unit.repeat(Math.ceil(size / unit.length)).slice(0, size - tail.length) + tail;
+  const params: [string, string][] = [
+    ["a…a", fill("a")],
+    ["a…a!", fill("a", "!")],
+    ["ab…ab", fill("ab")],
+    ["a a …!", fill("a ", "!")],
+    [
+      "CJK",
+      Array.from({ length: size / 2 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join(
+        "",
+      ),
+    ],
+    ["😀a…", fill("😀a")],
+  ];
+  const regexes = [
+    `${"(a|a)".repeat(26)}b`,
+    "(a|aa)*b",
+    "(a+)+b",
+    "(x+x+)+y",
+    "^(a|a?)+$",
+    "(.*a){20}",
+    ".*.*.*=.*",
+    "(\\w+\\s?)*$",
+    "[ab]*a[ab]{10}x",
+    "[ab]*a[ab]{200}x",
+    "(\\p{L}|\\p{N}|_)+!",
+    "\\b(a|b)+\\b$",
+  ];
+  console.log();
+  console.log(
+    `Worst-case param_matches regexes on ${size / 1024} KiB params (median of 9 evaluates per param, µs):`,
+  );
+  const header = ["regex", "load ms", ...params.map(([name]) => name), "max"];
+  const rows: string[][] = [];
+  for (const source of regexes) {
+    const t0 = performance.now();
+    let policy: Policy;
+    try {
+      policy = compilePolicyObject({
+        rules: [{ name: "nasty", conditions: { param_matches: { q: source } }, approval: "block" }],
+      });
+    } catch (err) {
+      if (!(err instanceof PolicyLoadError)) throw err;
+      const why = err.problems[0]!.message.replace(/^.*rejected: /, "");
+      rows.push([source, (performance.now() - t0).toFixed(1), `refused: ${why}`]);
+      continue;
+    }
+    const loadMs = performance.now() - t0;
+    const cells: number[] = [];
+    for (const [, text] of params) {
+      const action: Action = { actionType: "x", target: "", params: { q: text } };
+      policy.evaluate(action);
+      const runs: number[] = [];
+      for (let k = 0; k < 9; k++) {
+        const s0 = process.hrtime.bigint();
+        sink += policy.evaluate(action).isAllowed ? 1 : 0;
+        runs.push(Number(process.hrtime.bigint() - s0) / 1000);
+      }
+      cells.push(median(runs));
+    }
+    rows.push([source, loadMs.toFixed(1), ...cells.map((c) => c.toFixed(0)), Math.max(...cells).toFixed(0)]);
+  }
+  const shown = (cell: string, i: number): string =>
+    i === 0 && cell.length > 28 ? `${cell.slice(0, 27)}…` : cell;
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => (r.length === 3 && i > 1 ? 0 : shown(r[i] ?? "", i).length))),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? shown(c, i).padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ")} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const r of rows) {
+    if (r.length === 3)
+      console.log(`| ${shown(r[0]!, 0).padEnd(widths[0]!)} | ${r[1]!.padStart(widths[1]!)} | ${r[2]} |`);
+    else console.log(line(r));
+  }
 }
 
 main();

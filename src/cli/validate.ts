@@ -1,12 +1,21 @@
 // `aegis validate POLICY`: load a policy file, list its rules (exit 0) or every problem as
 // `file:line:col: path: message` (exit 1). A missing or unreadable file is one line, exit 1.
 import { readFile } from "node:fs/promises";
-import { formatProblem, PolicyLoadError, type PolicyProblem, parsePolicy } from "../policy/index.js";
+import {
+  escapeUnsafe,
+  formatProblem,
+  PolicyLoadError,
+  type PolicyProblem,
+  parsePolicy,
+} from "../policy/index.js";
 
 const USAGE = "Usage: aegis validate POLICY\n";
 
+// Everything printed that came from the policy (or its file name) goes through escapeUnsafe or
+// formatProblem: a rule name holding "\n" or ESC must not forge lines or drive the terminal.
 function located(file: string, p: PolicyProblem, kind?: string): string {
-  const where = p.line !== undefined ? `${file}:${p.line}:${p.column ?? 1}` : file;
+  const name = escapeUnsafe(file);
+  const where = p.line !== undefined ? `${name}:${p.line}:${p.column ?? 1}` : name;
   const body = formatProblem({ path: p.path, message: p.message });
   return `${where}: ${kind ? `${kind}: ` : ""}${body}`;
 }
@@ -37,14 +46,15 @@ export async function run(args: string[]): Promise<number> {
             : err instanceof Error
               ? err.message
               : String(err);
-    process.stderr.write(`aegis validate: cannot read ${file}: ${why}\n`);
+    process.stderr.write(`aegis validate: cannot read ${escapeUnsafe(file)}: ${escapeUnsafe(why)}\n`);
     return 1;
   }
   try {
     const policy = parsePolicy(text, { sourceName: file });
     const out = [`Policy valid: ${policy.ruleCount} rule(s)`];
     for (const r of policy.view.rules) {
-      out.push(`- ${r.name}: ${r.match_type}@${r.match_target ?? "*"} -> ${r.risk_level}/${r.approval}`);
+      const what = `${r.name}: ${r.match_type}@${r.match_target ?? "*"}`;
+      out.push(`- ${escapeUnsafe(what)} -> ${r.risk_level}/${r.approval}`);
     }
     process.stdout.write(`${out.join("\n")}\n`);
     for (const w of policy.warnings) process.stderr.write(`${located(file, w, "warning")}\n`);
@@ -53,7 +63,9 @@ export async function run(args: string[]): Promise<number> {
     if (!(err instanceof PolicyLoadError)) throw err;
     for (const p of err.problems) process.stderr.write(`${located(file, p)}\n`);
     const n = err.problems.length;
-    process.stderr.write(`${file}: invalid policy (${n === 1 ? "1 problem" : `${n} problems`})\n`);
+    process.stderr.write(
+      `${escapeUnsafe(file)}: invalid policy (${n === 1 ? "1 problem" : `${n} problems`})\n`,
+    );
     return 1;
   }
 }

@@ -116,7 +116,7 @@ export function parseKeysFile(text: string, sourceName?: string): KeysFile {
       );
     } else if (names.has(name)) {
       problems.push(at(`${p}.name`, `duplicate name ${JSON.stringify(name)} (also ${names.get(name)})`));
-    }
+    } else names.set(name, p);
     const role = item["role"];
     if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
       problems.push(
@@ -187,7 +187,6 @@ export function parseKeysFile(text: string, sourceName?: string): KeysFile {
       }
     }
     if (problems.length > before || typeof name !== "string" || digest === undefined) return;
-    names.set(name, p);
     digests.set(digest, `${p} (${name})`);
     entries.push({ principal: { name, role: role as Role, agentBinding: binding }, digest });
   });

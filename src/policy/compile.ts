@@ -5,6 +5,8 @@ import { createHash } from "node:crypto";
 import { type CompiledConditions, compileConditions } from "./conditions.js";
 import { compileGlob, type Glob } from "./glob.js";
 import { canonicalJson } from "./private/canonical-json.js";
+import { plainCopy } from "./private/plain-copy.js";
+import type { RegexSearch } from "./regex-safety.js";
 import type {
   Action,
   CompileOptions,
@@ -37,7 +39,11 @@ function decisionOf(
   return Object.freeze({ riskLevel, approval, isAllowed: approval !== "block", matchedRule: name });
 }
 
-function compileRule(spec: RuleSpec, now: () => Date): CompiledRule {
+function compileRule(
+  spec: RuleSpec,
+  now: () => Date,
+  regexes: ReadonlyMap<string, RegexSearch> | undefined,
+): CompiledRule {
   const target = spec.target === null ? undefined : compileGlob(spec.target);
   const agent = spec.agent === null ? undefined : compileGlob(spec.agent);
   return {
@@ -45,7 +51,9 @@ function compileRule(spec: RuleSpec, now: () => Date): CompiledRule {
     type: compileGlob(spec.type),
     target: target && !target.matchesAll ? target.test : undefined,
     agent: agent && !agent.matchesAll ? agent.test : undefined,
-    conditions: spec.conditions ? compileConditions(spec.name, spec.conditions, now).check : undefined,
+    conditions: spec.conditions
+      ? compileConditions(spec.name, spec.conditions, now, regexes).check
+      : undefined,
     decision: decisionOf(spec.name, spec.risk_level, spec.approval),
   };
 }
@@ -220,7 +228,7 @@ function viewOf(spec: PolicySpec): PolicyView {
       match_agent: r.agent,
       risk_level: r.risk_level,
       approval: r.approval,
-      conditions: r.conditions === null ? null : deepFreeze(structuredClone(r.conditions)),
+      conditions: r.conditions === null ? null : deepFreeze(plainCopy(r.conditions)),
     }),
   );
   return Object.freeze({
@@ -258,9 +266,11 @@ export function compileSpec(
   spec: PolicySpec,
   warnings: readonly PolicyProblem[],
   options?: CompileOptions,
+  /** The regexes validation compiled, by source (compiled again when absent). */
+  regexes?: ReadonlyMap<string, RegexSearch>,
 ): Policy {
   const now = options?.now ?? (() => new Date());
-  const rules = spec.rules.map((r) => compileRule(r, now));
+  const rules = spec.rules.map((r) => compileRule(r, now, regexes));
   const fallback = decisionOf(DEFAULT_RULE_NAME, spec.default_risk_level, spec.default_approval);
   const mode = options?.index ?? "auto";
   const useIndex = mode === "always" || (mode === "auto" && rules.length > INDEX_THRESHOLD);

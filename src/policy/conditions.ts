@@ -1,7 +1,8 @@
 // Rule conditions compiled into one predicate per rule. Pure: the clock is injected and read only
 // when the rule has time conditions and its param conditions already hold.
 import { PolicyEvaluationError } from "./errors.js";
-import { compileRegexSearch } from "./regex-safety.js";
+import { quoteShort } from "./private/quote.js";
+import { compileRegexSearch, type RegexSearch } from "./regex-safety.js";
 
 export type Params = Readonly<Record<string, unknown>>;
 /** True when every condition holds; throws PolicyEvaluationError when a param has the wrong type. */
@@ -52,9 +53,20 @@ const COMPARE: Record<string, (x: number | string, y: number | string) => boolea
   param_lte: (x, y) => x <= y,
 };
 
-function paramCheck(rule: string, op: string, param: string, expected: unknown): Check {
+function paramCheck(
+  rule: string,
+  op: string,
+  param: string,
+  expected: unknown,
+  regexOf: (source: string) => RegexSearch,
+): Check {
   const fail = (message: string): never => {
-    throw new PolicyEvaluationError(rule, op, param, `rule "${rule}": ${op} on param "${param}": ${message}`);
+    throw new PolicyEvaluationError(
+      rule,
+      op,
+      param,
+      `rule ${quoteShort(rule)}: ${op} on param ${quoteShort(param)}: ${message}`,
+    );
   };
   switch (op) {
     case "param_eq":
@@ -74,17 +86,23 @@ function paramCheck(rule: string, op: string, param: string, expected: unknown):
     case "param_gte":
     case "param_lte": {
       const cmp = COMPARE[op]!;
-      const want = typeof expected; // "number" | "string" (validated)
       const y = expected as number | string;
+      if (typeof y === "number") {
+        return (params) => {
+          const v = paramOf(params, param);
+          if (v === undefined) return false;
+          if (typeof v !== "number") return fail(`compares numbers, but the action's value is ${kindOf(v)}`);
+          // NaN compares false both ways (a param_gt block and a param_lte allow would both miss
+          // it), and Infinity is no JSON number: never decide on them. `v - v` is 0 iff finite.
+          if (v - v !== 0) return fail(`compares finite numbers, but the action's value is ${String(v)}`);
+          return cmp(v, y);
+        };
+      }
       return (params) => {
         const v = paramOf(params, param);
         if (v === undefined) return false;
-        if (typeof v !== want) {
-          return fail(
-            `compares ${want === "number" ? "numbers" : "strings"}, but the action's value is ${kindOf(v)}`,
-          );
-        }
-        return cmp(v as number | string, y);
+        if (typeof v !== "string") return fail(`compares strings, but the action's value is ${kindOf(v)}`);
+        return cmp(v, y);
       };
     }
     case "param_contains":
@@ -112,7 +130,7 @@ function paramCheck(rule: string, op: string, param: string, expected: unknown):
         return fail(`needs an array, a string or an object, but the action's value is ${kindOf(v)}`);
       };
     case "param_matches": {
-      const search = compileRegexSearch(expected as string);
+      const search = regexOf(expected as string);
       return (params) => {
         const v = paramOf(params, param);
         if (v === undefined) return false;
@@ -190,12 +208,18 @@ export interface CompiledConditions {
 }
 
 /** Compiles a rule's (validated, normalised) conditions. */
-export function compileConditions(rule: string, conds: Params, now: () => Date): CompiledConditions {
+export function compileConditions(
+  rule: string,
+  conds: Params,
+  now: () => Date,
+  regexes?: ReadonlyMap<string, RegexSearch>,
+): CompiledConditions {
+  const regexOf = (source: string): RegexSearch => regexes?.get(source) ?? compileRegexSearch(source);
   const checks: Check[] = [];
   for (const [op, value] of Object.entries(conds)) {
     if (!op.startsWith("param_")) continue;
     for (const [param, expected] of Object.entries(value as Params)) {
-      checks.push(paramCheck(rule, op, param, expected));
+      checks.push(paramCheck(rule, op, param, expected, regexOf));
     }
   }
   const time = timeCheck(conds, now);

@@ -1,11 +1,16 @@
 // The two errors the policy engine throws.
+import { escapeUnsafe } from "./private/quote.js";
 import type { PolicyProblem } from "./types.js";
 
-/** Formats one problem as `line:col: path: message` (parts that are unknown are left out). */
+/**
+ * Formats one problem as `line:col: path: message` (parts that are unknown are left out). Paths and
+ * messages quote user text already; escaping again here keeps one line per problem whatever a
+ * problem was built from.
+ */
 export function formatProblem(p: PolicyProblem): string {
   const where = p.line !== undefined ? `${p.line}:${p.column ?? 1}: ` : "";
-  const path = p.path !== "" ? `${p.path}: ` : "";
-  return `${where}${path}${p.message}`;
+  const path = p.path !== "" ? `${escapeUnsafe(p.path)}: ` : "";
+  return `${where}${path}${escapeUnsafe(p.message)}`;
 }
 
 /** A policy could not be loaded. `problems` lists every problem found, in document order. */
@@ -13,7 +18,7 @@ export class PolicyLoadError extends Error {
   override readonly name = "PolicyLoadError";
   readonly problems: PolicyProblem[];
   constructor(problems: readonly PolicyProblem[], sourceName?: string) {
-    const lead = sourceName ? `${sourceName}: ` : "";
+    const lead = sourceName ? `${escapeUnsafe(sourceName)}: ` : "";
     const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
     super(`invalid policy (${count}):\n${problems.map((p) => `  ${lead}${formatProblem(p)}`).join("\n")}`);
     this.problems = [...problems];

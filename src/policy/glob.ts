@@ -11,6 +11,8 @@
 // pieces, and each piece is placed at its leftmost possible position (what CPython's atomic
 // `(?>.*?piece)` does), so the cost is O(length of text × length of pattern) at worst.
 
+import { escapeUnsafe } from "./private/quote.js";
+
 /** One element of a glob, after parsing. */
 export type GlobToken =
   | { readonly kind: "star" }
@@ -106,7 +108,8 @@ function parseClass(pat: readonly string[], start: number, end: number): GlobTok
   for (let m = chunks.length - 1; m > 0; m--) {
     const prev = chunks[m - 1]!;
     const cur = chunks[m]!;
-    if (prev[prev.length - 1]! > cur[0]!) {
+    // Code points, as CPython compares str characters (UTF-16 order would call U+FFFF > U+1F600).
+    if (cp(prev[prev.length - 1]!) > cp(cur[0]!)) {
       chunks[m - 1] = [...prev.slice(0, -1), ...cur.slice(1)];
       chunks.splice(m, 1);
     }
@@ -152,6 +155,32 @@ function tokenSource(t: GlobToken): string {
 
 const MATCH_ALL = (): boolean => true;
 
+/** A literal that starts with a low or ends with a high surrogate (a lone half in the pattern). */
+function splitsPair(literal: string): boolean {
+  if (literal === "") return false;
+  const first = literal.charCodeAt(0);
+  const last = literal.charCodeAt(literal.length - 1);
+  return (first >= 0xdc00 && first <= 0xdfff) || (last >= 0xd800 && last <= 0xdbff);
+}
+
+/** Longer globs are refused at load: matching costs O(text × pattern) and V8 caps regex size. */
+export const MAX_GLOB_LENGTH = 1000;
+
+/** Why a glob cannot be used (a load problem), or undefined when it compiles. */
+export function checkGlob(pattern: string): string | undefined {
+  const length = [...pattern].length;
+  if (length > MAX_GLOB_LENGTH) {
+    return `the glob is ${length} characters long; at most ${MAX_GLOB_LENGTH} are allowed`;
+  }
+  try {
+    compileGlob(pattern);
+  } catch (err) {
+    // Not expected for any input; a load problem is still better than a 500 or a crashed CLI.
+    return `the glob cannot be compiled (${escapeUnsafe(err instanceof Error ? err.message : String(err))})`;
+  }
+  return undefined;
+}
+
 /** Compiles a glob. The result is immutable and safe to share. */
 export function compileGlob(pattern: string): Glob {
   const tokens = parseGlob(pattern);
@@ -181,6 +210,12 @@ export function compileGlob(pattern: string): Glob {
     .join("");
   const middle = tokens.slice(p, q);
   const base = { source: pattern, exact: undefined, prefix, suffix, shape: "other" as const };
+  const inner = middle.slice(1, -1);
+  const needle = inner.every(isLit) ? inner.map((t) => (t as { char: string }).char).join("") : "";
+  if (splitsPair(prefix) || splitsPair(suffix) || splitsPair(needle)) {
+    // startsWith / endsWith / indexOf compare code units and would match half of a surrogate pair.
+    return { ...base, matchesAll: false, test: generalMatcher(tokens) };
+  }
   // Fast paths for the shapes policies are made of.
   if (middle.length === 1 && middle[0]!.kind === "star") {
     if (prefix === "" && suffix === "") return { ...base, shape: "all", matchesAll: true, test: MATCH_ALL };
@@ -195,7 +230,6 @@ export function compileGlob(pattern: string): Glob {
       test: (s) => s.length >= min && s.startsWith(prefix) && s.endsWith(suffix),
     };
   }
-  const inner = middle.slice(1, -1);
   if (
     middle.length >= 3 &&
     middle[0]!.kind === "star" &&
@@ -203,7 +237,6 @@ export function compileGlob(pattern: string): Glob {
     inner.every(isLit)
   ) {
     // `pre*needle*suf`: the needle must fit between prefix and suffix.
-    const needle = inner.map((t) => (t as { char: string }).char).join("");
     const from = prefix.length;
     const min = prefix.length + needle.length + suffix.length;
     return {

@@ -11,6 +11,8 @@ import { readYaml } from "./yaml-source.js";
 export { formatProblem, PolicyEvaluationError, PolicyLoadError } from "./errors.js";
 export type { Glob } from "./glob.js";
 export { compileGlob } from "./glob.js";
+export { MAX_POLICY_DEPTH } from "./plain-data.js";
+export { escapeUnsafe } from "./private/quote.js";
 export type * from "./types.js";
 export { APPROVALS, DEFAULT_RULE_NAME, RISK_LEVELS } from "./validate.js";
 /** YAML text with the position of every key and value (the keys file is read the same way). */
@@ -27,12 +29,12 @@ export function parsePolicy(text: string, options?: ParseOptions): Policy {
   if (source.problems.length > 0) throw new PolicyLoadError(source.problems, options?.sourceName);
   const result = validatePolicy(source.value, source.locate);
   if (!result.spec) throw new PolicyLoadError(result.problems, options?.sourceName);
-  return compileSpec(result.spec, result.warnings, options);
+  return compileSpec(result.spec, result.warnings, options, result.regexes);
 }
 
 /** Loads a policy from a plain object (the PUT /api/v1/policy body form). */
 export function compilePolicyObject(doc: unknown, options?: CompileOptions): Policy {
   const result = validatePolicy(doc);
   if (!result.spec) throw new PolicyLoadError(result.problems);
-  return compileSpec(result.spec, result.warnings, options);
+  return compileSpec(result.spec, result.warnings, options, result.regexes);
 }

@@ -1,8 +1,12 @@
 // Validation and normalisation: a plain value (from YAML or a PUT body) -> a PolicySpec, or every
 // problem found, each with its path and (for YAML) the line and column of the offending key/value.
-import { childPath } from "./private/path.js";
+import { checkGlob } from "./glob.js";
+import { checkShape } from "./plain-data.js";
+import { childPath, parentPath } from "./private/path.js";
+import { defineOwn, plainCopy } from "./private/plain-copy.js";
+import { quoteShort } from "./private/quote.js";
 import { didYouMean } from "./private/suggest.js";
-import { checkRegex } from "./regex-safety.js";
+import { compileRegex, RegexBudget, type RegexSearch } from "./regex-safety.js";
 import type { Approval, PolicyProblem, RiskLevel } from "./types.js";
 import type { Locator } from "./yaml-source.js";
 
@@ -31,6 +35,8 @@ export interface ValidationResult {
   readonly spec: PolicySpec | undefined;
   readonly problems: readonly PolicyProblem[];
   readonly warnings: readonly PolicyProblem[];
+  /** The `param_matches` regexes, compiled while checking them (compiling is the check). */
+  readonly regexes: ReadonlyMap<string, RegexSearch>;
 }
 
 export const RISK_LEVELS: readonly RiskLevel[] = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
@@ -50,12 +56,12 @@ const TOP_KEYS = ["version", "defaults", "rules"];
 const DEFAULTS_KEYS = ["risk_level", "approval"];
 const RULE_KEYS = ["name", "match", "conditions", "risk_level", "approval"];
 const MATCH_KEYS = ["type", "target", "agent"];
-/** Features of the original Aegis this server does not implement. */
-const UNSUPPORTED: Record<string, string> = {
-  scope: "`scope` (the original Aegis' rule scoping) is not supported by this server",
-  plan_rules: "`plan_rules` (the original Aegis' multi-step plan rules) are not supported by this server",
-  semantic: "`semantic` (the original Aegis' semantic/LLM matching) is not supported by this server",
-};
+/** Features of the original Aegis this server does not implement (a Map: keys are user input). */
+const UNSUPPORTED = new Map<string, string>([
+  ["scope", "`scope` (the original Aegis' rule scoping) is not supported by this server"],
+  ["plan_rules", "`plan_rules` (the original Aegis' multi-step plan rules) are not supported by this server"],
+  ["semantic", "`semantic` (the original Aegis' semantic/LLM matching) is not supported by this server"],
+]);
 
 export const DEFAULT_RULE_NAME = "<default>";
 
@@ -65,12 +71,19 @@ function isMapping(v: unknown): v is Mapping {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** An own property (the fixed key names of the language are never inherited). */
+function own(obj: Mapping, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** How a value is named in a message: user text is quoted and escaped, never printed raw. */
 function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `the string ${JSON.stringify(v)}`;
-  return `${typeof v} ${String(v)}`;
+  if (typeof v === "string") return `the string ${quoteShort(v)}`;
+  if (typeof v === "number" || typeof v === "boolean") return `${typeof v} ${String(v)}`;
+  return `a ${typeof v}`;
 }
 
 const TIME_RE = /^([01]?\d|2[0-3]):([0-5]\d)$/;
@@ -78,6 +91,8 @@ const TIME_RE = /^([01]?\d|2[0-3]):([0-5]\d)$/;
 export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult {
   const problems: PolicyProblem[] = [];
   const warnings: PolicyProblem[] = [];
+  const regexes = new Map<string, RegexSearch>();
+  const regexBudget = new RegexBudget();
   const at = (list: PolicyProblem[], path: string, part: "key" | "value", message: string): void => {
     const pos = locate?.(path, part);
     list.push(pos ? { path, message, line: pos.line, column: pos.column } : { path, message });
@@ -92,9 +107,9 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
     for (const key of Object.keys(obj)) {
       if (allowed.includes(key)) continue;
       const p = childPath(path, key);
-      const unsupported = UNSUPPORTED[key];
+      const unsupported = UNSUPPORTED.get(key);
       if (unsupported !== undefined) error(p, unsupported, "key");
-      else error(p, `unknown key "${key}" in ${what}${didYouMean(key, allowed)}`, "key");
+      else error(p, `unknown key ${quoteShort(key)} in ${what}${didYouMean(key, allowed)}`, "key");
     }
   };
 
@@ -120,34 +135,41 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
       spec: { default_risk_level: "MEDIUM", default_approval: "block", rules: [] },
       problems,
       warnings,
+      regexes,
     };
+  }
+  // Everything below may recurse and assumes JSON data: not JSON, or too deep, stops here.
+  const shape = checkShape(doc);
+  if (shape.fatal.length > 0) {
+    for (const p of [...shape.fatal, ...shape.nonFinite]) error(p.path, p.message);
+    return { spec: undefined, problems: sortProblems(problems), warnings, regexes };
   }
   if (!isMapping(doc)) {
     error("", `a policy must be a mapping with version, defaults and rules, got ${typeName(doc)}`);
-    return { spec: undefined, problems, warnings };
+    return { spec: undefined, problems, warnings, regexes };
   }
   checkKeys(doc, "", TOP_KEYS, "the policy");
 
-  const version = doc["version"];
+  const version = own(doc, "version");
   if (version !== undefined && version !== "1" && version !== 1) {
     error("version", `version must be "1", got ${typeName(version)}`);
   }
 
   let defaultRisk: RiskLevel = "MEDIUM";
   let defaultApproval: Approval = "block";
-  const defaults = doc["defaults"];
+  const defaults = own(doc, "defaults");
   if (defaults !== undefined && defaults !== null) {
     if (!isMapping(defaults)) {
       error("defaults", `defaults must be a mapping with risk_level and approval, got ${typeName(defaults)}`);
     } else {
       checkKeys(defaults, "defaults", DEFAULTS_KEYS, "defaults");
-      defaultRisk = riskOf(defaults["risk_level"], "defaults.risk_level", "MEDIUM");
-      defaultApproval = approvalOf(defaults["approval"], "defaults.approval", "block");
+      defaultRisk = riskOf(own(defaults, "risk_level"), "defaults.risk_level", "MEDIUM");
+      defaultApproval = approvalOf(own(defaults, "approval"), "defaults.approval", "block");
     }
   }
 
   const rules: RuleSpec[] = [];
-  const rawRules = doc["rules"];
+  const rawRules = own(doc, "rules");
   if (rawRules !== undefined && rawRules !== null && !Array.isArray(rawRules)) {
     error("rules", `rules must be a list, got ${typeName(rawRules)}`);
   } else if (Array.isArray(rawRules)) {
@@ -159,8 +181,8 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
       const first = seen.get(rule.name);
       if (first !== undefined) {
         error(
-          raw !== null && isMapping(raw) && raw["name"] !== undefined ? childPath(path, "name") : path,
-          `duplicate rule name "${rule.name}" (rules[${first}] has it too)`,
+          raw !== null && isMapping(raw) && own(raw, "name") !== undefined ? childPath(path, "name") : path,
+          `duplicate rule name ${quoteShort(rule.name)} (rules[${first}] has it too)`,
         );
       } else {
         seen.set(rule.name, index);
@@ -179,7 +201,7 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
     }
     checkKeys(raw, path, RULE_KEYS, "a rule");
     let name = `rule_${index}`;
-    const rawName = raw["name"];
+    const rawName = own(raw, "name");
     if (rawName !== undefined) {
       if (typeof rawName !== "string" || rawName.trim() === "") {
         error(childPath(path, "name"), `name must be a non-empty string, got ${typeName(rawName)}`);
@@ -192,7 +214,7 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
     let type = "*";
     let target: string | null = null;
     let agent: string | null = null;
-    const match = raw["match"];
+    const match = own(raw, "match");
     const mpath = childPath(path, "match");
     if (match !== undefined && match !== null) {
       if (!isMapping(match)) {
@@ -200,10 +222,15 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
       } else {
         checkKeys(match, mpath, MATCH_KEYS, "match");
         const glob = (key: string): string | null => {
-          const v = match[key];
+          const v = own(match, key);
           if (v === undefined) return null;
           if (typeof v !== "string") {
             error(childPath(mpath, key), `match.${key} must be a glob string, got ${typeName(v)} (quote it)`);
+            return null;
+          }
+          const why = checkGlob(v);
+          if (why !== undefined) {
+            error(childPath(mpath, key), `match.${key}: ${why}`);
             return null;
           }
           return v;
@@ -213,7 +240,7 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
         agent = glob("agent");
       }
     }
-    const conditions = validateConditions(raw["conditions"], childPath(path, "conditions"));
+    const conditions = validateConditions(own(raw, "conditions"), childPath(path, "conditions"));
     return {
       index,
       name,
@@ -221,8 +248,8 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
       target,
       agent,
       conditions,
-      risk_level: riskOf(raw["risk_level"], childPath(path, "risk_level"), "MEDIUM"),
-      approval: approvalOf(raw["approval"], childPath(path, "approval"), "approve"),
+      risk_level: riskOf(own(raw, "risk_level"), childPath(path, "risk_level"), "MEDIUM"),
+      approval: approvalOf(own(raw, "approval"), childPath(path, "approval"), "approve"),
     };
   }
 
@@ -236,9 +263,9 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
     for (const [op, value] of Object.entries(raw)) {
       const p = childPath(path, op);
       if (!CONDITION_KEYS.includes(op)) {
-        const unsupported = UNSUPPORTED[op];
+        const unsupported = UNSUPPORTED.get(op);
         if (unsupported !== undefined) error(p, unsupported, "key");
-        else error(p, `unknown condition operator "${op}"${didYouMean(op, CONDITION_KEYS)}`, "key");
+        else error(p, `unknown condition operator ${quoteShort(op)}${didYouMean(op, CONDITION_KEYS)}`, "key");
         continue;
       }
       const normalised = validateOperator(op, value, p);
@@ -269,7 +296,10 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
         return undefined;
       }
       if (Object.keys(value).length === 0) warn(path, `${op} lists no params`);
+      // Param names are user keys ("__proto__" included): copied by definition, not assignment.
+      const normalised: Mapping = {};
       for (const [param, v] of Object.entries(value)) {
+        defineOwn(normalised, param, plainCopy(v));
         const p = childPath(path, param);
         switch (op) {
           case "param_eq":
@@ -293,13 +323,15 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
               error(p, `param_matches needs a regex string, got ${typeName(v)}`);
               break;
             }
-            const why = checkRegex(v);
-            if (why !== undefined) error(p, why);
+            if (regexes.has(v)) break;
+            const compiled = compileRegex(v, regexBudget);
+            if ("problem" in compiled) error(p, compiled.problem);
+            else regexes.set(v, compiled.search);
             break;
           }
         }
       }
-      return value;
+      return normalised;
     }
     switch (op) {
       case "time_after":
@@ -345,20 +377,27 @@ export function validatePolicy(doc: unknown, locate?: Locator): ValidationResult
     return undefined;
   }
 
-  if (problems.length > 0) return { spec: undefined, problems: sortProblems(problems), warnings };
+  // NaN / ±Infinity, at their exact paths, unless a problem there (or above) already covers them.
+  const reported = new Set(problems.map((p) => p.path));
+  const covered = (path: string | undefined): boolean =>
+    path !== undefined && (reported.has(path) || covered(parentPath(path)));
+  for (const p of shape.nonFinite) if (!covered(p.path)) error(p.path, p.message);
+
+  if (problems.length > 0) return { spec: undefined, problems: sortProblems(problems), warnings, regexes };
   return {
     spec: { default_risk_level: defaultRisk, default_approval: defaultApproval, rules },
     problems,
     warnings: sortProblems(warnings),
+    regexes,
   };
 }
 
+/** JSON data (the shape check has ruled out everything else but `undefined`, and reports NaN). */
 function isJson(v: unknown): boolean {
-  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
-  if (typeof v === "number") return Number.isFinite(v);
+  if (v === undefined) return false;
   if (Array.isArray(v)) return v.every(isJson);
   if (isMapping(v)) return Object.values(v).every(isJson);
-  return false;
+  return true;
 }
 
 const zoneCache = new Map<string, boolean>();

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { cliPath, examplesDir, fixturesDir } from "../support/paths.js";
 
 function aegis(...args: string[]) {
@@ -85,5 +87,107 @@ describe("aegis validate", () => {
     const r = aegis("validate");
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Usage: aegis validate POLICY/);
+  });
+});
+
+describe("aegis validate on hostile policies", () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-validate-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  /** Control characters, DEL, C1 and bidi controls: what could forge lines or drive a terminal. */
+  const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+  it("rule names and globs cannot forge output lines or terminal escapes", () => {
+    const file = write(
+      "names.yaml",
+      [
+        "rules:",
+        '  - name: "ok\\nPolicy valid: 99 rule(s)\\u001b[2J"',
+        '    match: {type: "t\\u202e*", target: "x\\ny"}',
+        '  - name: "\\u0085\\u007f\\u2066"',
+        "",
+      ].join("\n"),
+    );
+    const r = aegis("validate", file);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 3, r.stdout);
+    assert.equal(lines[0], "Policy valid: 2 rule(s)");
+    assert.equal(
+      lines[1],
+      "- ok\\u000aPolicy valid: 99 rule(s)\\u001b[2J: t\\u202e*@x\\u000ay -> MEDIUM/approve",
+    );
+    assert.doesNotMatch(r.stdout.trimEnd(), UNSAFE);
+  });
+
+  it("problems about hostile names, keys and values stay one line each", () => {
+    const evil = "\\u001b[31m\\nfake.yaml:1:1: fine\\u202e";
+    const file = write(
+      "problems.yaml",
+      [
+        "rules:",
+        `  - name: "${evil}"`,
+        `  - name: "${evil}"`,
+        `    "${evil}": 1`,
+        "    conditions:",
+        `      param_matches: {q: "(${evil}"}`,
+        `      param_gt: {"${evil}": [1]}`,
+        "",
+      ].join("\n"),
+    );
+    const r = aegis("validate", file);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 5, r.stderr);
+    for (const line of lines) assert.ok(line.startsWith(`${file}:`), line);
+    assert.match(lines[4]!, /invalid policy \(4 problems\)$/);
+    assert.doesNotMatch(r.stderr.trimEnd(), UNSAFE);
+    assert.doesNotMatch(r.stderr, /\[object |function /);
+  });
+
+  it("an astral-range glob validates (it used to crash without a position)", () => {
+    const file = write(
+      "astral.yaml",
+      'rules:\n  - name: emoji\n    match: {type: "[😀-\uE000]*", target: "[😀-😂]"}\n',
+    );
+    const r = aegis("validate", file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "Policy valid: 1 rule(s)\n- emoji: [😀-\uE000]*@[😀-😂] -> MEDIUM/approve\n");
+  });
+
+  it("tags, NaN, deep nesting and over-long globs are positioned problems", () => {
+    const file = write(
+      "odd.yaml",
+      [
+        "rules:",
+        "  - conditions: {param_eq: {a: .nan}}",
+        `  - match: {type: "${"?".repeat(1001)}"}`,
+        "",
+      ].join("\n"),
+    );
+    const r = aegis("validate", file);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.match(
+      lines[0]!,
+      new RegExp(`^${file}:2:32: rules\\[0\\]\\.conditions\\.param_eq\\.a: NaN is not a number`),
+    );
+    assert.match(lines[1]!, new RegExp(`^${file}:3:19: rules\\[1\\]\\.match\\.type: .*at most 1000`));
+    const tagged = write("tag.yaml", "rules: !!set {a}\n");
+    assert.match(
+      aegis("validate", tagged).stderr,
+      new RegExp(`^${tagged}:1:8: YAML: tag "!!set" is not supported`),
+    );
+    const deep = write("deep.yaml", `rules: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    const d = aegis("validate", deep);
+    assert.equal(d.code, 1);
+    assert.match(
+      d.stderr,
+      new RegExp(`^${deep}:1:107: YAML: the policy is nested more than 100 levels deep\n`),
+    );
   });
 });

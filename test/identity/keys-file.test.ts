@@ -47,7 +47,7 @@ test("every problem, with its position", () => {
   assert.deepEqual(found, [
     "2:11 sha256 must be 64 hexadecimal characters (the SHA-256 of the key)",
     '4:9 duplicate name "a" (also [0])',
-    "6:9 role must be agent, approver or admin, got \"boss\"",
+    '6:9 role must be agent, approver or admin, got "boss"',
     "10:3 agent_id binds agent keys only (role: agent)",
     '13:3 unknown key "colour" (expected name, sha256, key, role, agent_id)',
     "11:3 sha256 (or key) is required",
@@ -60,6 +60,8 @@ test("not a list, short keys, duplicate keys; the key itself never shows", () =>
   const msgs = problems(`- {name: a, key: ${secret}, role: agent}`);
   assert.match(msgs[0] ?? "", /at least 16 characters/);
   assert.ok(!msgs.join().includes(secret));
-  const dup = problems(`- {name: a, key: ${"q".repeat(20)}, role: agent}\n- {name: b, sha256: ${sha256Hex("q".repeat(20))}, role: agent}`);
+  const dup = problems(
+    `- {name: a, key: ${"q".repeat(20)}, role: agent}\n- {name: b, sha256: ${sha256Hex("q".repeat(20))}, role: agent}`,
+  );
   assert.match(dup[0] ?? "", /the same key as \[0\] \(a\)/);
 });

@@ -186,3 +186,45 @@ describe("time windows and weekdays with a fixed clock", () => {
     assert.equal(reads, 1);
   });
 });
+
+describe("non-finite param values never decide a comparison", () => {
+  // NaN compares false both ways: a blocking `param_gt` and an allowing `param_lte` would both miss
+  // it and the action would fall through to whatever comes next.
+  for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    for (const op of ["param_gt", "param_lt", "param_gte", "param_lte"]) {
+      it(`${op} on ${value} is an evaluation error`, () => {
+        assert.throws(
+          () => decide(ruleWith({ [op]: { amount: 100 } }), { amount: value }),
+          (e: unknown) =>
+            e instanceof PolicyEvaluationError &&
+            e.operator === op &&
+            e.param === "amount" &&
+            e.message.includes("finite") &&
+            e.message.includes(String(value)),
+        );
+      });
+    }
+  }
+  it("the error surfaces only when no earlier rule matched (first-match order is kept)", () => {
+    const p = compilePolicyObject({
+      rules: [
+        { name: "first", match: { type: "safe" } },
+        { name: "big", conditions: { param_gt: { amount: 100 } }, approval: "block" },
+      ],
+    });
+    assert.equal(
+      p.evaluate({ actionType: "safe", target: "", params: { amount: Number.NaN } }).matchedRule,
+      "first",
+    );
+    assert.throws(
+      () => p.evaluate({ actionType: "x", target: "", params: { amount: Number.NaN } }),
+      PolicyEvaluationError,
+    );
+  });
+  it("finite numbers and string comparisons are unaffected", () => {
+    assert.equal(matched({ param_gt: { n: 5 } }, { n: Number.MAX_VALUE }), true);
+    assert.equal(matched({ param_lt: { n: 5 } }, { n: -Number.MAX_VALUE }), true);
+    assert.equal(matched({ param_gte: { n: 0 } }, { n: -0 }), true);
+    assert.equal(matched({ param_lt: { v: "b" } }, { v: "a" }), true);
+  });
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { compileGlob } from "../../src/policy/glob.js";
+import { checkGlob, compileGlob, MAX_GLOB_LENGTH } from "../../src/policy/glob.js";
+import { PolicyLoadError, parsePolicy } from "../../src/policy/index.js";
 import { fnmatchcase } from "./fnmatch-oracle.js";
 
 describe("glob: fnmatch semantics (table)", () => {
@@ -168,5 +169,92 @@ describe("glob: property-based, against Python's fnmatch.fnmatchcase", () => {
     assert.deepEqual(mismatches.slice(0, 20), []);
     // The generator must produce real matches too, or the comparison proves little.
     assert.ok(positives > pairs.length / 10, `only ${positives} positive cases`);
+  });
+});
+
+describe("glob: code points beyond the BMP, surrogate halves and ranges between them", () => {
+  it("[😀-😂] and other astral ranges compile and match one code point", () => {
+    const table: [string, string, boolean][] = [
+      ["[😀-😂]", "😁", true],
+      ["[😀-😂]", "😃", false],
+      ["[!😀-😂]", "😃", true],
+      ["a[😀-😂]b", "a😁b", true],
+      ["?", "😁", true],
+      ["??", "😁", false],
+      ["[\uFFFF-😀]", "😀", true], // U+FFFF < U+1F600 by code point (not by UTF-16 unit)
+      ["[😀-\uE000]", "😀", false], // reversed by code point: an empty range
+      ["[😀-\uE000]", "\uE000", false],
+      ["[\uD83D-\uDE00]", "\uD83D", true], // lone surrogate halves as endpoints
+      ["[\uDE00-\uD83D]", "\uDE00", false],
+    ];
+    assert.deepEqual(
+      fnmatchcase(table.map(([p, t]) => [p, t] as const)),
+      table.map(([, , e]) => e),
+      "the oracle agrees with the table",
+    );
+    for (const [pattern, text, expected] of table) {
+      assert.equal(
+        compileGlob(pattern).test(text),
+        expected,
+        `${JSON.stringify(pattern)} on ${JSON.stringify(text)}`,
+      );
+      assert.equal(checkGlob(pattern), undefined);
+    }
+  });
+
+  it("never throws, and matches Python, on generated patterns over astral characters and surrogates", () => {
+    const char = fc.constantFrom(
+      "a",
+      "b",
+      "-",
+      "!",
+      "[",
+      "]",
+      "*",
+      "?",
+      "😀",
+      "😁",
+      "😂",
+      "\uFFFF",
+      "\uE000",
+      "\uD83D",
+      "\uDE00",
+      "\u{10FFFF}",
+      "é",
+    );
+    const str = (max: number) => fc.array(char, { maxLength: max }).map((cs) => cs.join(""));
+    const pairs = fc.sample(fc.tuple(str(10), str(6)), { numRuns: 4000, seed: 7 });
+    const oracle = fnmatchcase(pairs);
+    const mismatches: string[] = [];
+    pairs.forEach(([p, t], i) => {
+      assert.equal(checkGlob(p), undefined, JSON.stringify(p));
+      const got = compileGlob(p).test(t);
+      if (got !== oracle[i])
+        mismatches.push(`${JSON.stringify(p)} vs ${JSON.stringify(t)}: python ${oracle[i]}, ours ${got}`);
+    });
+    assert.deepEqual(mismatches.slice(0, 20), []);
+  });
+
+  it(`a glob longer than ${MAX_GLOB_LENGTH} code points is a load problem with its position`, () => {
+    assert.match(checkGlob("?".repeat(100_000)) ?? "", /at most 1000/);
+    const yaml = `rules:\n  - match: {type: "${"?".repeat(MAX_GLOB_LENGTH + 1)}"}\n`;
+    assert.throws(
+      () => parsePolicy(yaml),
+      (e: unknown) =>
+        e instanceof PolicyLoadError &&
+        e.problems.length === 1 &&
+        e.problems[0]!.path === "rules[0].match.type" &&
+        e.problems[0]!.line === 2 &&
+        e.problems[0]!.column === 19,
+    );
+  });
+
+  it("an astral-range glob is fine through the whole loader (no 500, no position-less failure)", () => {
+    const p = parsePolicy(
+      'rules:\n  - match: {type: "[😀-\uE000]x", target: "[😀-😂]"}\n    approval: block\n',
+    );
+    assert.equal(p.evaluate({ actionType: "\uE000x", target: "😁", params: {} }).matchedRule, "<default>");
+    const q = parsePolicy('rules:\n  - name: r\n    match: {target: "[😀-😂]*"}\n');
+    assert.equal(q.evaluate({ actionType: "x", target: "😂!", params: {} }).matchedRule, "r");
   });
 });

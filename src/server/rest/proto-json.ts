@@ -20,16 +20,13 @@ import type { RestRoute } from "./router.js";
 /** Enums whose REST spelling is upper case (the seed's risk levels); the others are lower case. */
 const UPPER_CASE_ENUMS = new Set(["aegis.v1.RiskLevel"]);
 
-function enumPrefix(e: DescEnum): string {
-  return e.sharedPrefix === undefined ? "" : `${e.sharedPrefix}_`;
-}
-
 /** The REST spelling of an enum value; `null` for the zero value (UNSPECIFIED). */
 export function enumToRest(e: DescEnum, value: number): string | null {
   if (value === 0) return null;
   const v = e.values.find((x) => x.number === value);
   if (v === undefined) return String(value);
-  const short = v.name.slice(enumPrefix(e).length);
+  // localName is the value's name without the enum's shared prefix (LOW for RISK_LEVEL_LOW).
+  const short = v.localName;
   return UPPER_CASE_ENUMS.has(e.typeName) ? short.toUpperCase() : short.toLowerCase();
 }
 
@@ -38,7 +35,7 @@ function enumFromRest(e: DescEnum, value: unknown, at: string): string | number 
   if (typeof value === "number") return value;
   if (typeof value !== "string") throw bad(`${at} must be one of ${restNames(e)}`);
   const upper = value.toUpperCase();
-  const v = e.values.find((x) => x.name === upper || x.name === enumPrefix(e) + upper);
+  const v = e.values.find((x) => x.name === upper || x.localName.toUpperCase() === upper);
   if (v === undefined || v.number === 0)
     throw bad(`${at} must be one of ${restNames(e)}, got ${JSON.stringify(value)}`);
   return v.name;

@@ -1,7 +1,7 @@
 // The REST route table, derived at startup from the `google.api.http` options of the served
 // services (the .proto files are the only place paths are written). Literal paths are one Map
 // lookup; templates with variables (`/api/v1/agents/{agent_id}`, `.../{id}:activate`) are tried
-// in declaration order after that. A variable matches one path segment (no `/`); its value is
+// after that, the most specific (most literal characters) first. A variable matches one path segment (no `/`); its value is
 // percent-decoded and bound to the request field of the same name.
 import { type DescMethod, type DescService, getOption, hasOption } from "@bufbuild/protobuf";
 import { http } from "../../../gen/google/api/annotations_pb.js";
@@ -139,6 +139,12 @@ function matchSegments(
   return params ?? {};
 }
 
+function literalLength(segments: readonly Segment[]): number {
+  let n = 0;
+  for (const s of segments) n += "literal" in s ? s.literal.length : s.prefix.length + s.suffix.length;
+  return n;
+}
+
 function allowOf<H>(byMethod: Map<string, Entry<H>>): string {
   const methods = [...byMethod.keys()];
   if (byMethod.has("GET") && !byMethod.has("HEAD")) methods.push("HEAD");
@@ -171,6 +177,8 @@ export class RestRouter<H> {
         throw new Error(`duplicate route ${route.httpMethod} ${route.path}`);
       byMethod.set(route.httpMethod, entry);
     }
+    // The most specific template first: `{id}:activate` must win over `{id}` for `7:activate`.
+    this.templates.sort((a, b) => literalLength(b.segments) - literalLength(a.segments));
     for (const [path, byMethod] of this.literal) this.literalAllow.set(path, allowOf(byMethod));
     for (const t of this.templates) t.allow = allowOf(t.byMethod);
   }

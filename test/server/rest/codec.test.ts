@@ -41,14 +41,38 @@ describe("REST codec", () => {
   });
 
   test("errors name the item and the field", () => {
-    assert.equal(message(() => decodeAction({}, undefined)), "action_type is required");
-    assert.equal(message(() => decodeAction({ action_type: "" }, 2)), "actions[2]: action_type must not be empty");
-    assert.equal(message(() => decodeAction({ action_type: "a", target: 3 }, undefined)), "target must be a string, got a number");
-    assert.equal(message(() => decodeAction({ action_type: "a", params: [] }, 1)), "actions[1]: params must be a JSON object, got an array");
-    assert.equal(message(() => decodeAction({ action_type: "a", chain_depth: "2" }, undefined)), "chain_depth must be an integer, got a string");
-    assert.equal(message(() => decodeActionBody("x")), "Request body must be a JSON object (an action) or an array of actions, got a string");
-    assert.equal(message(() => parseJson("{")), "Invalid JSON");
-    assert.match(message(() => decodePolicyUpdate({ nothing: 1 })), /"yaml"/);
+    assert.equal(
+      message(() => decodeAction({}, undefined)),
+      "action_type is required",
+    );
+    assert.equal(
+      message(() => decodeAction({ action_type: "" }, 2)),
+      "actions[2]: action_type must not be empty",
+    );
+    assert.equal(
+      message(() => decodeAction({ action_type: "a", target: 3 }, undefined)),
+      "target must be a string, got a number",
+    );
+    assert.equal(
+      message(() => decodeAction({ action_type: "a", params: [] }, 1)),
+      "actions[1]: params must be a JSON object, got an array",
+    );
+    assert.equal(
+      message(() => decodeAction({ action_type: "a", chain_depth: "2" }, undefined)),
+      "chain_depth must be an integer, got a string",
+    );
+    assert.equal(
+      message(() => decodeActionBody("x")),
+      "Request body must be a JSON object (an action) or an array of actions, got a string",
+    );
+    assert.equal(
+      message(() => parseJson("{")),
+      "Invalid JSON",
+    );
+    assert.match(
+      message(() => decodePolicyUpdate({ nothing: 1 })),
+      /"yaml"/,
+    );
   });
 
   test("policy updates: {yaml} or a policy object", () => {

@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { GovernanceService } from "../../../gen/aegis/v1/governance_service_pb.js";
-import { AuditRecordSchema, Approval, ResultStatus, RiskLevel } from "../../../gen/aegis/v1/types_pb.js";
+import { Approval, AuditRecordSchema, ResultStatus, RiskLevel } from "../../../gen/aegis/v1/types_pb.js";
 import { AegisError } from "../../../src/errors.js";
 import { messageToRest, requestFromRest, responseToRest } from "../../../src/server/rest/proto-json.js";
 import type { RestRoute } from "../../../src/server/rest/router.js";
@@ -18,14 +18,22 @@ const queryAudit: RestRoute = {
   responseBody: "records",
   vars: [],
 };
-const update: RestRoute = { ...queryAudit, httpMethod: "PUT", method: GovernanceService.method.updatePolicy, body: "*", responseBody: "" };
+const update: RestRoute = {
+  ...queryAudit,
+  httpMethod: "PUT",
+  method: GovernanceService.method.updatePolicy,
+  body: "*",
+  responseBody: "",
+};
 
 describe("generic REST", () => {
   test("query strings: enums in any spelling, numbers, timestamps, snake_case names", () => {
     const req = requestFromRest(
       queryAudit,
       {},
-      new URLSearchParams("risk_level=high&result_status=SUCCESS&limit=5&after_id=9007199254740993&since=2026-01-01T00:00:00Z&agent_id=bot&unknown=1"),
+      new URLSearchParams(
+        "risk_level=high&result_status=SUCCESS&limit=5&after_id=9007199254740993&since=2026-01-01T00:00:00Z&agent_id=bot&unknown=1",
+      ),
       undefined,
     ) as ReturnType<typeof create<typeof GovernanceService.method.queryAudit.input>>;
     assert.equal(req.riskLevel, RiskLevel.HIGH);
@@ -40,7 +48,10 @@ describe("generic REST", () => {
     for (const q of ["risk_level=extreme", "limit=abc"]) {
       assert.throws(
         () => requestFromRest(queryAudit, {}, new URLSearchParams(q), undefined),
-        (e: unknown) => e instanceof AegisError && e.code === "invalid_argument" && e.message.includes(q.split("=")[0] as string),
+        (e: unknown) =>
+          e instanceof AegisError &&
+          e.code === "invalid_argument" &&
+          e.message.includes(q.split("=")[0] as string),
         q,
       );
     }

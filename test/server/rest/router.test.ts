@@ -73,7 +73,10 @@ describe("RestRouter", () => {
     assert.deepEqual(suspend.params, { agent_id: "a:b" });
     const beat = router.match("POST", "/api/v1/agents/x/heartbeat");
     assert.ok(beat?.kind === "route" && beat.params["agent_id"] === "x");
-    assert.deepEqual(router.match("PATCH", "/api/v1/agents/x"), { kind: "method_not_allowed", allow: "GET, DELETE, HEAD" });
+    assert.deepEqual(router.match("PATCH", "/api/v1/agents/x"), {
+      kind: "method_not_allowed",
+      allow: "GET, DELETE, HEAD",
+    });
     // A variable never spans segments, and never matches an empty one.
     assert.equal(router.match("GET", "/api/v1/agents/a/b"), undefined);
     assert.equal(router.match("POST", "/api/v1/agents/:suspend")?.kind, "method_not_allowed");
