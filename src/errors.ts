@@ -6,7 +6,8 @@ export type ErrorCode =
   | "unauthenticated" // 401
   | "permission_denied" // 403
   | "not_found" // 404
-  | "resource_exhausted" // 413 for bodies; 503 + Retry-After for a full queue
+  | "failed_precondition" // 409: the current state forbids it (say a decided approval)
+  | "resource_exhausted" // 413: a body over the limit
   | "unavailable" // 503
   | "unimplemented" // 501
   | "internal"; // 500
@@ -20,6 +21,8 @@ export class AegisError extends Error {
     readonly retryAfterSeconds?: number,
     /** The underlying error, for logs; never sent to clients. */
     cause?: unknown,
+    /** REST only: a status other than the code's (422 for a reused idempotency key). */
+    readonly httpStatus?: number,
   ) {
     super(message, cause === undefined ? undefined : { cause });
   }

@@ -1,7 +1,8 @@
 // Flags beat environment beat defaults; every bad value is a one-line ConfigError.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, isLoopback, loadConfig, parseLogLevel, parseServeArgs } from "../src/config.js";
+import { parseServeArgs } from "../src/cli/args.js";
+import { ConfigError, isLoopback, loadConfig, parseLogLevel } from "../src/config.js";
 
 describe("config", () => {
   test("defaults", () => {
@@ -94,6 +95,12 @@ describe("config", () => {
     assert.throws(() => parseServeArgs(["a.yaml", "b.yaml"]), ConfigError);
     assert.throws(() => loadConfig(parseServeArgs(["--port", "x"]), {}), /--port/);
     assert.deepEqual(parseServeArgs(["--help"]).help, true);
+    // One wording for every command's mistakes.
+    assert.throws(() => parseServeArgs(["--port"]), /^ConfigError: --port needs a value$/);
+    assert.throws(
+      () => parseServeArgs(["--bogus"]),
+      /^ConfigError: unexpected argument --bogus: no such option$/,
+    );
   });
 
   test("loopback detection", () => {

@@ -1,24 +1,35 @@
 // `aegis healthcheck [--url URL]`: exit 0 when the server answers its health route with 200, for
 // Docker HEALTHCHECK in images without curl. Default URL from AEGIS_HOST/AEGIS_PORT.
 import { ConfigError } from "../config.js";
+import { parseCommandLine } from "./args.js";
 
 export async function run(args: string[]): Promise<number> {
   let url: string | undefined;
   let timeoutMs = 5000;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const m = /^--(url|timeout)(?:=(.*))?$/.exec(a);
-    if (!m) {
-      process.stderr.write(`aegis healthcheck: unknown argument ${a}\n`);
-      return 1;
+  try {
+    const { values } = parseCommandLine<{ url?: string; timeout?: string }>(
+      args,
+      {
+        url: { type: "string", valueName: "URL" },
+        timeout: { type: "string", valueName: "number of seconds" },
+      },
+      { min: 0, max: 0, what: "no arguments" },
+    );
+    if (values.help) {
+      process.stdout.write("Usage: aegis healthcheck [--url URL] [--timeout SECONDS]\n");
+      return 0;
     }
-    const value = m[2] ?? args[++i];
-    if (value === undefined) {
-      process.stderr.write(`aegis healthcheck: --${m[1]} needs a value\n`);
-      return 1;
+    url = values.url;
+    if (values.timeout !== undefined) {
+      const s = Number(values.timeout);
+      if (!(s > 0))
+        throw new ConfigError(`--timeout must be a positive number of seconds, got "${values.timeout}"`);
+      timeoutMs = s * 1000;
     }
-    if (m[1] === "url") url = value;
-    else timeoutMs = Number(value) * 1000;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`aegis healthcheck: ${err.message}\n`);
+    return 1;
   }
   if (url === undefined) {
     const host = process.env["AEGIS_HOST"]?.trim() || "127.0.0.1";

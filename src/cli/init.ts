@@ -1,6 +1,8 @@
 // `aegis init [-o FILE]`: write a commented starter policy (default ./policy.yaml; `-o -` prints
 // it). Never overwrites an existing file.
 import { writeFile } from "node:fs/promises";
+import { ConfigError } from "../config.js";
+import { parseCommandLine } from "./args.js";
 
 const USAGE = "Usage: aegis init [-o FILE]   (default FILE: policy.yaml; -o - prints to stdout)\n";
 
@@ -62,27 +64,22 @@ rules:
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let output = "policy.yaml";
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === "-h" || a === "--help") {
+  let output: string;
+  try {
+    const { values } = parseCommandLine<{ output?: string }>(
+      args,
+      { output: { type: "string", short: "o", valueName: "file name" } },
+      { min: 0, max: 0, what: "no arguments" },
+    );
+    if (values.help) {
       process.stdout.write(USAGE);
       return 0;
     }
-    if (a === "-o" || a === "--output") {
-      const next = args[i + 1];
-      if (next === undefined) {
-        process.stderr.write(`aegis init: ${a} needs a file name\n${USAGE}`);
-        return 1;
-      }
-      output = next;
-      i++;
-    } else if (a.startsWith("--output=")) {
-      output = a.slice("--output=".length);
-    } else {
-      process.stderr.write(`aegis init: unexpected argument "${a}"\n${USAGE}`);
-      return 1;
-    }
+    output = values.output ?? "policy.yaml";
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`aegis init: ${err.message}\n${USAGE}`);
+    return 1;
   }
   if (output === "-") {
     process.stdout.write(STARTER_POLICY);

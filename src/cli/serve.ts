@@ -10,11 +10,12 @@
 // Every startup error (bad variable, missing or invalid policy, port in use) is one line
 // `aegis: <message>` on stderr (the policy's problems one per following line) and exit code 1.
 import { resolve } from "node:path";
-import { ConfigError, loadConfig, parseServeArgs } from "../config.js";
+import { ConfigError, loadConfig } from "../config.js";
 import type { BoundAddress } from "../server/listener.js";
 import { createLogger } from "../server/logger.js";
 import { type AegisServer, createAegisServer, SHUTDOWN_GRACE_MS } from "../server/server.js";
 import { readVersion } from "../version.js";
+import { parseServeArgs } from "./args.js";
 
 const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
 

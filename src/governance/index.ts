@@ -22,7 +22,7 @@ export {
   PolicyFileSource,
 } from "./policy-file.js";
 export { type ActivePolicy, PolicyHolder, type PolicySourceKind } from "./policy-holder.js";
-export { compileObject, compileText, formatProblems } from "./policy-source.js";
+export { compileObject, compileText } from "./policy-source.js";
 export {
   type AuditLog,
   type GovernanceOptions,

@@ -1,23 +1,10 @@
-// Turning policy text or objects into compiled policies, with errors a person can act on.
-// The policy engine reports structured problems; this module renders them as one message that
-// names the file, line and column, which is what the CLI prints and what a PUT answers with.
+// Turning policy text or objects into compiled policies, with errors a person can act on: the
+// engine's problems rendered (formatProblems) into one `invalid_argument` message naming the file,
+// line and column, which is what a PUT answers with.
 
 import { AegisError } from "../errors.js";
-import { compilePolicyObject, PolicyLoadError, parsePolicy } from "../policy/index.js";
-import type { CompileOptions, Policy, PolicyProblem } from "../policy/types.js";
-
-/** Renders load problems as one line per problem, prefixed with `file:line:column` when known. */
-export function formatProblems(problems: readonly PolicyProblem[], file?: string): string {
-  return problems
-    .map((p) => {
-      const where = [file, p.line, p.line !== undefined ? p.column : undefined]
-        .filter((x) => x !== undefined && x !== "")
-        .join(":");
-      const path = p.path ? `${p.path}: ` : "";
-      return `${where ? `${where}: ` : ""}${path}${p.message}`;
-    })
-    .join("\n");
-}
+import { compilePolicyObject, formatProblems, PolicyLoadError, parsePolicy } from "../policy/index.js";
+import type { CompileOptions, Policy } from "../policy/types.js";
 
 /** Compiles YAML text; a load problem becomes an `invalid_argument` AegisError. */
 export function compileText(text: string, opts?: CompileOptions, file?: string): Policy {

@@ -204,7 +204,6 @@ function timeCheck(conds: Params, now: () => Date): Check | undefined {
 
 export interface CompiledConditions {
   readonly check: ConditionCheck;
-  readonly usesClock: boolean;
 }
 
 /** Compiles a rule's (validated, normalised) conditions. */
@@ -236,5 +235,5 @@ export function compileConditions(
       return true;
     };
   }
-  return { check, usesClock: time !== undefined };
+  return { check };
 }

@@ -3,14 +3,23 @@ import { escapeUnsafe } from "./private/quote.js";
 import type { PolicyProblem } from "./types.js";
 
 /**
- * Formats one problem as `line:col: path: message` (parts that are unknown are left out). Paths and
- * messages quote user text already; escaping again here keeps one line per problem whatever a
- * problem was built from.
+ * The one rendering of a problem, for the CLI, logs and API errors alike:
+ * `file:line:col: kind: path: message`, leaving out the parts that are unknown. Paths and messages
+ * quote user text already; escaping again here keeps one line per problem whatever a problem was
+ * built from.
  */
-export function formatProblem(p: PolicyProblem): string {
-  const where = p.line !== undefined ? `${p.line}:${p.column ?? 1}: ` : "";
+export function formatProblem(p: PolicyProblem, options: { file?: string; kind?: string } = {}): string {
+  const file = options.file === undefined || options.file === "" ? undefined : escapeUnsafe(options.file);
+  const pos = p.line !== undefined ? `${p.line}:${p.column ?? 1}` : undefined;
+  const where = [file, pos].filter((x) => x !== undefined).join(":");
+  const kind = options.kind ? `${options.kind}: ` : "";
   const path = p.path !== "" ? `${escapeUnsafe(p.path)}: ` : "";
-  return `${where}${path}${escapeUnsafe(p.message)}`;
+  return `${where ? `${where}: ` : ""}${kind}${path}${escapeUnsafe(p.message)}`;
+}
+
+/** Several problems, one line each. */
+export function formatProblems(problems: readonly PolicyProblem[], file?: string): string {
+  return problems.map((p) => formatProblem(p, { file })).join("\n");
 }
 
 /** A policy could not be loaded. `problems` lists every problem found, in document order. */

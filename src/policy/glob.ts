@@ -291,8 +291,3 @@ function generalMatcher(tokens: readonly GlobToken[]): (text: string) => boolean
     return true;
   };
 }
-
-/** True when the pattern matches every string (used for `match.agent` and actions without agent). */
-export function globMatchesAll(pattern: string): boolean {
-  return compileGlob(pattern).matchesAll;
-}

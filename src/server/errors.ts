@@ -9,6 +9,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   unauthenticated: 401,
   permission_denied: 403,
   not_found: 404,
+  failed_precondition: 409,
   resource_exhausted: 413,
   unavailable: 503,
   unimplemented: 501,
@@ -20,6 +21,7 @@ const CONNECT_CODE: Record<ErrorCode, Code> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   not_found: Code.NotFound,
+  failed_precondition: Code.FailedPrecondition,
   resource_exhausted: Code.ResourceExhausted,
   unavailable: Code.Unavailable,
   unimplemented: Code.Unimplemented,
@@ -30,10 +32,9 @@ const FROM_CONNECT = invert(CONNECT_CODE);
 
 export const INTERNAL_MESSAGE = "Internal server error";
 
-/** The REST status for an AegisError; a full write queue is 503 (with Retry-After), not 413. */
+/** The REST status for an AegisError. */
 export function httpStatusOf(err: AegisError): number {
-  if (err.code === "resource_exhausted" && err.retryAfterSeconds !== undefined) return 503;
-  return HTTP_STATUS[err.code];
+  return err.httpStatus ?? HTTP_STATUS[err.code];
 }
 
 export function toConnectError(err: AegisError): ConnectError {

@@ -1,7 +1,7 @@
 // pino JSON on stdout. Level labels instead of numbers make lines greppable by people; keys and
 // raw params are never passed to the logger (and the redact list is a second line of defence).
 import { type Logger, pino } from "pino";
-import type { LogLevel } from "../config.js";
+import type { LogLevel } from "./config.js";
 
 export type { Logger };
 

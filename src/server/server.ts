@@ -2,7 +2,7 @@
 // handler + listener, with the startup checks and the graceful shutdown of DESIGN §2 and §6.
 import { readFile } from "node:fs/promises";
 import { AUDIT_MIGRATIONS, SqlAuditStore } from "../audit/index.js";
-import { type Config, DEFAULTS, isLoopback } from "../config.js";
+import { type Config, DEFAULT_CONFIG, isLoopback } from "../config.js";
 import { AegisError } from "../errors.js";
 import {
   type ApprovalHandler,
@@ -71,24 +71,7 @@ export interface AegisServer {
 
 export function resolveConfig(partial: ConfigInput = {}): Config {
   return {
-    policyPath: DEFAULTS.policyPath,
-    host: DEFAULTS.host,
-    port: DEFAULTS.port,
-    auditDb: undefined,
-    databaseUrl: undefined,
-    logLevel: DEFAULTS.logLevel,
-    apiKey: undefined,
-    adminKey: undefined,
-    tlsCert: undefined,
-    tlsKey: undefined,
-    corsOrigins: [],
-    maxBodyBytes: DEFAULTS.maxBodyBytes,
-    maxBatch: DEFAULTS.maxBatch,
-    maxParamsBytes: DEFAULTS.maxParamsBytes,
-    maxDescriptionBytes: DEFAULTS.maxDescriptionBytes,
-    maxResultBytes: DEFAULTS.maxResultBytes,
-    maxAuditPageBytes: DEFAULTS.maxAuditPageBytes,
-    approvalTimeoutMs: DEFAULTS.approvalTimeoutMs,
+    ...DEFAULT_CONFIG,
     ...partial,
     // Programmatic callers may name only the limits they change.
     transport: completeTransportLimits(partial.transport),
