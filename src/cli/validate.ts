@@ -3,12 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { ConfigError } from "../config.js";
 import { describeFsError } from "../fs-errors.js";
-import {
-  escapeUnsafe,
-  formatProblem,
-  PolicyLoadError,
-  parsePolicy,
-} from "../policy/index.js";
+import { escapeUnsafe, formatProblem, PolicyLoadError, parsePolicy } from "../policy/index.js";
 import { parseCommandLine } from "./args.js";
 
 const USAGE = "Usage: aegis validate POLICY\n";

@@ -8,8 +8,7 @@ import type { CompileOptions, Policy } from "./types.js";
 import { validatePolicy } from "./validate.js";
 import { readYaml } from "./yaml-source.js";
 
-export { formatProblem,
-  formatProblems, PolicyEvaluationError, PolicyLoadError } from "./errors.js";
+export { formatProblem, formatProblems, PolicyEvaluationError, PolicyLoadError } from "./errors.js";
 export type { Glob } from "./glob.js";
 export { compileGlob } from "./glob.js";
 export { MAX_POLICY_DEPTH } from "./plain-data.js";
