@@ -9,3 +9,4 @@ export {
   SUSPENSION_POLL_MS,
   type Suspension,
 } from "./registry.js";
+export { checkAgentId, checkRegistration, MAX_AGENT_FIELD_LENGTH, MAX_METADATA_BYTES } from "./validate.js";

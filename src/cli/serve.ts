@@ -21,8 +21,10 @@ const HELP = `Usage: aegis serve [POLICY] [--host HOST] [--port PORT]
 
 POLICY defaults to $AEGIS_POLICY_PATH, else ./policy.yaml.
 Environment: AEGIS_HOST, AEGIS_PORT, AEGIS_LOG_LEVEL, AEGIS_API_KEY, AEGIS_ADMIN_KEY,
-AEGIS_AUDIT_DB, DATABASE_URL, AEGIS_TLS_CERT, AEGIS_TLS_KEY, AEGIS_CORS_ORIGINS,
-AEGIS_MAX_BODY_BYTES, AEGIS_MAX_BATCH, AEGIS_APPROVAL_TIMEOUT.
+AEGIS_KEYS_FILE, AEGIS_AUDIT_DB, DATABASE_URL, AEGIS_TLS_CERT, AEGIS_TLS_KEY, AEGIS_CORS_ORIGINS,
+AEGIS_MAX_BODY_BYTES, AEGIS_MAX_BATCH, AEGIS_MAX_PARAMS_BYTES, AEGIS_MAX_DESCRIPTION_BYTES,
+AEGIS_MAX_RESULT_BYTES, AEGIS_MAX_AUDIT_PAGE_BYTES, AEGIS_APPROVAL_TIMEOUT,
+AEGIS_AGENT_HEARTBEAT_TIMEOUT.
 Transport limits (seconds; counts): AEGIS_HANDSHAKE_TIMEOUT (10), AEGIS_HEADERS_TIMEOUT (10),
 AEGIS_REQUEST_TIMEOUT (30), AEGIS_IDLE_TIMEOUT (65), AEGIS_MAX_CONNECTIONS (10000),
 AEGIS_MAX_STREAMS (100, per HTTP/2 connection).
@@ -96,6 +98,7 @@ export async function run(args: string[]): Promise<number> {
   // An explicit reload: the file wins even over a policy PUT since (it is what the operator asked).
   process.on("SIGHUP", () => {
     void server.reloadPolicy("SIGHUP").catch(() => undefined);
+    void server.reloadKeys("SIGHUP").catch(() => undefined);
   });
 
   let address: Awaited<typeof listening>;

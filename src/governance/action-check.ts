@@ -9,7 +9,9 @@
 // - values too large or too deep to store (the documented per-field limits);
 // - a chain_depth that is not a non-negative 32-bit integer (the audit column's range).
 // Errors are `invalid_argument` naming the item and the field, e.g. `actions[2]: params.amount`.
+// What PostgreSQL can store is storage's knowledge (storage/storable.ts).
 import { AegisError } from "../errors.js";
+import { stringProblem } from "../storage/index.js";
 import { MAX_JSON_DEPTH } from "./json-depth.js";
 import type { ActionRequest } from "./types.js";
 
@@ -41,13 +43,6 @@ const ID_FIELDS = [
 
 function refuse(at: string, field: string, message: string): never {
   throw new AegisError("invalid_argument", `${at}${field} ${message}`);
-}
-
-/** Why a string cannot be stored as it is, or undefined when it can. */
-function stringProblem(s: string): string | undefined {
-  if (s.includes("\0")) return "contains a NUL character (U+0000), which cannot be stored";
-  if (!s.isWellFormed()) return "contains an unpaired UTF-16 surrogate (not valid Unicode)";
-  return undefined;
 }
 
 function checkText(at: string, field: string, value: string | undefined, maxLength: number): void {
@@ -114,25 +109,6 @@ function checkParamsSize(at: string, params: unknown, bound: number, max: number
   if (bytes > max) {
     refuse(at, "params", `are ${bytes} bytes as JSON; at most ${max} are allowed (AEGIS_MAX_PARAMS_BYTES)`);
   }
-}
-
-/** Why a JSON value (its strings and keys, at any depth) cannot be stored as it is, or undefined. */
-export function unstorableJson(value: unknown, depth = 0): string | undefined {
-  if (typeof value === "string") return stringProblem(value);
-  if (typeof value !== "object" || value === null) return undefined;
-  if (depth >= MAX_JSON_DEPTH) return `it is nested more than ${MAX_JSON_DEPTH} levels deep`;
-  if (Array.isArray(value)) {
-    for (const v of value) {
-      const p = unstorableJson(v, depth + 1);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  }
-  for (const key of Object.keys(value)) {
-    const p = stringProblem(key) ?? unstorableJson((value as Record<string, unknown>)[key], depth + 1);
-    if (p !== undefined) return p;
-  }
-  return undefined;
 }
 
 /** Error texts from executors and approval handlers, made storable: never refused, never huge. */

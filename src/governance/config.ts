@@ -14,6 +14,8 @@ export interface GovernanceConfig {
   /** Row data one audit page carries (AEGIS_MAX_AUDIT_PAGE_BYTES). */
   readonly maxAuditPageBytes: number;
   readonly approvalTimeoutMs: number;
+  /** Agents whose last heartbeat is older are `stale` (AEGIS_AGENT_HEARTBEAT_TIMEOUT). */
+  readonly agentHeartbeatTimeoutMs: number;
 }
 
 export const GOVERNANCE_DEFAULTS: GovernanceConfig = {
@@ -24,6 +26,7 @@ export const GOVERNANCE_DEFAULTS: GovernanceConfig = {
   maxResultBytes: 256 * 1024,
   maxAuditPageBytes: 4 * 1024 * 1024,
   approvalTimeoutMs: 30_000,
+  agentHeartbeatTimeoutMs: 60_000,
 };
 
 const MAX_BYTES = 2 ** 31 - 1;
@@ -38,5 +41,6 @@ export function governanceConfigFromEnv(env: Env): GovernanceConfig {
     maxResultBytes: integerVar(env, "AEGIS_MAX_RESULT_BYTES", d.maxResultBytes, 1, MAX_BYTES),
     maxAuditPageBytes: integerVar(env, "AEGIS_MAX_AUDIT_PAGE_BYTES", d.maxAuditPageBytes, 1, MAX_BYTES),
     approvalTimeoutMs: secondsVar(env, "AEGIS_APPROVAL_TIMEOUT", d.approvalTimeoutMs),
+    agentHeartbeatTimeoutMs: secondsVar(env, "AEGIS_AGENT_HEARTBEAT_TIMEOUT", d.agentHeartbeatTimeoutMs),
   };
 }

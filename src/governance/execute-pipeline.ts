@@ -18,8 +18,8 @@ import {
   type WriterStats,
 } from "../audit/index.js";
 import { AegisError } from "../errors.js";
-import { RETRY_AFTER_SECONDS } from "../storage/index.js";
-import { storableText, unstorableJson } from "./action-check.js";
+import { RETRY_AFTER_SECONDS, unstorableJson } from "../storage/index.js";
+import { storableText } from "./action-check.js";
 import {
   type ApprovalHandler,
   AUTO_APPROVAL_WARNING,
@@ -43,6 +43,8 @@ export const DEFAULT_MAX_RESULT_BYTES = 256 * 1024;
 export interface DecidedAction {
   readonly action: ActionRequest;
   readonly decision: EvaluateResult;
+  /** Why a blocked action is blocked, when not a policy rule (a suspension, a refused agent id). */
+  readonly blockReason?: string | undefined;
 }
 
 /** The few logger methods used (pino's Logger fits). */
@@ -275,7 +277,7 @@ class AuditedPipeline implements AuditedExecutePipeline {
   }
 
   private async executeOne(
-    { action, decision }: DecidedAction,
+    { action, decision, blockReason }: DecidedAction,
     outerCtx: ExecutionContext,
   ): Promise<{ result: ExecuteResult; ran: boolean }> {
     const sessionId = action.sessionId || outerCtx.sessionId || this.sessionId;
@@ -297,7 +299,7 @@ class AuditedPipeline implements AuditedExecutePipeline {
     });
 
     if (decision.approval === "block") {
-      const error = `Blocked by policy rule: ${decision.matchedRule}`;
+      const error = blockReason ?? `Blocked by policy rule: ${decision.matchedRule}`;
       const id = await this.writer.insert({
         ...base,
         humanDecision: null,

@@ -2,10 +2,10 @@
 // so touch-only or unrelated events change nothing; forced for an explicit reload), and a watch
 // on the file's directory. An invalid file at reload is logged and ignored.
 import { createHash } from "node:crypto";
-import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import { AegisError } from "../errors.js";
+import { type FileWatch, watchFile } from "../file-watch.js";
 import { describeFsError } from "../fs-errors.js";
 import type { CompileOptions, Policy } from "../policy/types.js";
 import type { PolicyHolder } from "./policy-holder.js";
@@ -50,8 +50,7 @@ export async function loadPolicyFile(path: string, compile?: CompileOptions): Pr
 export class PolicyFileSource {
   readonly path: string;
   private readonly logger: PolicyFileLogger;
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private watcher: FileWatch | undefined;
 
   /** `loaded`: what was read at startup (and put into `holder`). */
   constructor(
@@ -103,40 +102,17 @@ export class PolicyFileSource {
     return true;
   }
 
-  /**
-   * Watches the file's DIRECTORY, not the file: editors that save by rename and Kubernetes
-   * ConfigMaps (which swap a `..data` symlink) replace the inode, and a watch on the old inode
-   * would go silent. Every event re-hashes the file, so unrelated events cost one read.
-   */
+  /** Reloads whenever the file changes (file-watch.ts: the directory is watched). */
   watch(): void {
-    if (this.watcher) return;
-    const path = this.path;
-    const debounce = this.options.debounceMs ?? 100;
-    const name = basename(path);
-    try {
-      this.watcher = watch(dirname(path), { persistent: false }, (_event, file) => {
-        // Some platforms give no name; ConfigMap swaps touch `..data`, never the file's own name.
-        if (file !== null && file !== name && !String(file).startsWith("..")) return;
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          void this.reload(false, "file changed");
-        }, debounce);
-        this.timer.unref();
-      });
-      this.watcher.on("error", (err) => this.logger.warn({ path, err: err.message }, "policy watch failed"));
-    } catch (err) {
-      this.logger.warn(
-        { path, err: err instanceof Error ? err.message : String(err) },
-        "cannot watch policy",
-      );
-    }
+    this.watcher ??= watchFile(this.path, () => void this.reload(false, "file changed"), {
+      debounceMs: this.options.debounceMs,
+      onError: (err) => this.logger.warn({ path: this.path, err: err.message }, "policy watch failed"),
+    });
   }
 
   close(): void {
     this.watcher?.close();
     this.watcher = undefined;
-    if (this.timer) clearTimeout(this.timer);
   }
 }
 

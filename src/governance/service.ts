@@ -1,10 +1,13 @@
 // The governance service: one implementation of every operation, called by all transports
 // (REST, gRPC, gRPC-Web, Connect). It speaks domain types only and knows nothing about HTTP.
+
+import type { AgentRegistry } from "../agents/index.js";
 import { AegisError } from "../errors.js";
+import { effectiveAgentId } from "../identity/index.js";
 import { PolicyEvaluationError } from "../policy/index.js";
 import type { Policy, PolicyView } from "../policy/types.js";
 import { type ActionLimits, checkAction, DEFAULT_ACTION_LIMITS } from "./action-check.js";
-import type { ExecutePipeline } from "./execute-pipeline.js";
+import type { DecidedAction, ExecutePipeline } from "./execute-pipeline.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
 import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
 import { compileObject, compileText } from "./policy-source.js";
@@ -13,6 +16,7 @@ import type {
   ActionRequest,
   AuditPage,
   AuditQuery,
+  Caller,
   EvaluateResult,
   ExecuteResult,
   ExecutionContext,
@@ -35,6 +39,8 @@ export interface GovernanceOptions {
   readonly auditLog?: AuditLog | undefined;
   /** The process's session id (12 hex characters); random when omitted. */
   readonly sessionId?: string | undefined;
+  /** The agent registry: its suspensions block actions (the kill switch). */
+  readonly agents?: Pick<AgentRegistry, "suspensionOf"> | undefined;
   /** Per-field bounds on actions (default DEFAULT_ACTION_LIMITS). */
   readonly actionLimits?: ActionLimits | undefined;
   /** Row data one audit page carries at most (AEGIS_MAX_AUDIT_PAGE_BYTES; the store's default). */
@@ -66,8 +72,10 @@ export class GovernanceService {
   private readonly auditLog: AuditLog | undefined;
   private readonly limits: ActionLimits;
   private readonly maxAuditPageBytes: number | undefined;
+  private readonly agents: Pick<AgentRegistry, "suspensionOf"> | undefined;
 
   constructor(options: GovernanceOptions) {
+    this.agents = options.agents;
     this.maxAuditPageBytes = options.maxAuditPageBytes;
     this.policyHolder = options.policy;
     this.limits = options.actionLimits ?? DEFAULT_ACTION_LIMITS;
@@ -82,39 +90,70 @@ export class GovernanceService {
   }
 
   /** Synchronous on purpose: the hot path allocates one result and awaits nothing. */
-  evaluate(action: ActionRequest): EvaluateResult {
+  evaluate(action: ActionRequest, caller?: Caller): EvaluateResult {
     checkAction(action, undefined, this.limits);
-    return decide(this.policyHolder.current.policy, action);
+    return this.decide(this.policyHolder.current.policy, this.bind(action, caller, undefined));
   }
 
-  evaluateBatch(actions: readonly ActionRequest[]): EvaluateResult[] {
+  evaluateBatch(actions: readonly ActionRequest[], caller?: Caller): EvaluateResult[] {
     this.checkBatch(actions);
     // One policy reference for the whole batch: a concurrent swap never splits a batch.
     const policy = this.policyHolder.current.policy;
-    const out = new Array<EvaluateResult>(actions.length);
-    for (let i = 0; i < actions.length; i++) out[i] = decide(policy, actions[i]!, i);
+    const bound = actions.map((a, i) => this.bind(a, caller, i));
+    const out = new Array<EvaluateResult>(bound.length);
+    for (let i = 0; i < bound.length; i++) out[i] = this.decide(policy, bound[i]!, i);
     return out;
   }
 
-  async execute(action: ActionRequest, ctx?: Partial<ExecutionContext>): Promise<ExecuteResult> {
-    checkAction(action, undefined, this.limits);
-    const pipeline = this.requirePipeline();
-    const decision = decide(this.policyHolder.current.policy, action);
-    const [result] = await pipeline.execute([{ action, decision }], this.context(ctx));
+  async execute(action: ActionRequest, caller?: Caller): Promise<ExecuteResult> {
+    const [result] = await this.executeItems([action], undefined, caller);
     if (!result) throw new AegisError("internal", "the execute pipeline returned no result");
     return result;
   }
 
-  async executeBatch(
-    actions: readonly ActionRequest[],
-    ctx?: Partial<ExecutionContext>,
-  ): Promise<ExecuteResult[]> {
+  async executeBatch(actions: readonly ActionRequest[], caller?: Caller): Promise<ExecuteResult[]> {
     this.checkBatch(actions);
+    if (actions.length === 0) {
+      this.requirePipeline();
+      return [];
+    }
+    return this.executeItems(actions, 0, caller);
+  }
+
+  /**
+   * Decides every action, then hands them over. An action whose agent_id the caller's key may not
+   * use is recorded as a refused attempt (a `blocked` row saying why) and the whole call is
+   * `permission_denied`: nothing of it runs.
+   */
+  private async executeItems(
+    actions: readonly ActionRequest[],
+    firstIndex: number | undefined,
+    caller: Caller | undefined,
+  ): Promise<ExecuteResult[]> {
+    if (firstIndex === undefined) checkAction(actions[0]!, undefined, this.limits);
     const pipeline = this.requirePipeline();
     const policy = this.policyHolder.current.policy;
-    const items = actions.map((action, i) => ({ action, decision: decide(policy, action, i) }));
-    if (items.length === 0) return [];
-    return pipeline.execute(items, this.context(ctx));
+    const ctx = this.context(caller);
+    const refused: DecidedAction[] = [];
+    let refusal: AegisError | undefined;
+    const items: DecidedAction[] = [];
+    actions.forEach((action, i) => {
+      const index = firstIndex === undefined ? undefined : firstIndex + i;
+      try {
+        items.push(this.decideItem(policy, this.bind(action, caller, index), index));
+      } catch (err) {
+        if (!(err instanceof AegisError) || err.code !== "permission_denied") throw err;
+        refusal ??= err;
+        refused.push({ action, decision: refusedDecision(action, policy.hash), blockReason: err.message });
+      }
+    });
+    if (refusal !== undefined) {
+      // Refused either way: an audit store that cannot record the attempt must not turn a 403
+      // into a 503 the client would retry.
+      await pipeline.execute(refused, ctx).catch(() => undefined);
+      throw refusal;
+    }
+    return pipeline.execute(items, ctx);
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
@@ -190,14 +229,61 @@ export class GovernanceService {
     return this.pipeline;
   }
 
-  private context(ctx: Partial<ExecutionContext> | undefined): ExecutionContext {
+  private context(caller: Caller | undefined): ExecutionContext {
     return {
       sessionId: this.sessionId,
-      requestId: ctx?.requestId,
-      signal: ctx?.signal,
-      principal: ctx?.principal,
+      requestId: caller?.requestId,
+      signal: caller?.signal,
+      principal: caller?.principal?.name,
     };
   }
+
+  /** The action as the caller's key may send it: its agent id bound (identity/agent-binding.ts). */
+  private bind(action: ActionRequest, caller: Caller | undefined, index: number | undefined): ActionRequest {
+    if (caller?.principal === undefined) return action;
+    const agentId = effectiveAgentId(caller.principal, action.agentId, where(index));
+    return agentId === action.agentId ? action : { ...action, agentId };
+  }
+
+  /** The policy's decision, or the kill switch's when the agent id is suspended. */
+  private decide(policy: Policy, action: ActionRequest, index?: number): EvaluateResult {
+    const suspended = this.agents?.suspensionOf(action.agentId);
+    if (suspended !== undefined) return suspendedDecision(action, policy.hash);
+    return decide(policy, action, index);
+  }
+
+  private decideItem(policy: Policy, action: ActionRequest, index: number | undefined): DecidedAction {
+    const suspended = this.agents?.suspensionOf(action.agentId);
+    if (suspended !== undefined) {
+      return {
+        action,
+        decision: suspendedDecision(action, policy.hash),
+        blockReason: `Agent ${JSON.stringify(action.agentId)} is suspended: ${suspended.reason}`,
+      };
+    }
+    return { action, decision: decide(policy, action, index) };
+  }
+}
+
+/** What `matched_rule` says when the kill switch decided. */
+export const SUSPENDED_RULE = "<suspended>";
+/** What `matched_rule` says for an execute refused because its key may not use the agent id. */
+export const REFUSED_RULE = "<agent-binding>";
+
+function suspendedDecision(action: ActionRequest, policyHash: string): EvaluateResult {
+  return {
+    actionType: action.actionType,
+    target: action.target,
+    riskLevel: "CRITICAL",
+    approval: "block",
+    isAllowed: false,
+    matchedRule: SUSPENDED_RULE,
+    policyHash,
+  };
+}
+
+function refusedDecision(action: ActionRequest, policyHash: string): EvaluateResult {
+  return { ...suspendedDecision(action, policyHash), matchedRule: REFUSED_RULE };
 }
 
 function where(index: number | undefined): string {

@@ -1,6 +1,7 @@
 // Domain types of the governance service: what the handlers take and return, independent of
 // any wire encoding. The REST codec and the Connect service both translate to and from these.
 import type { ResultStatus } from "../audit/types.js";
+import type { Principal } from "../identity/index.js";
 import type { Decision } from "../policy/types.js";
 
 export type { AuditPage, AuditQuery, AuditRecord, ResultStatus } from "../audit/types.js";
@@ -57,3 +58,12 @@ export interface Executor {
 }
 
 export type { ApprovalHandler } from "./approval.js";
+
+/** Who makes a call, as the transport's call pipeline knows it. */
+export interface Caller {
+  /** The key's principal: its name is recorded, its agent binding enforced. */
+  readonly principal?: Principal | undefined;
+  readonly requestId?: string | undefined;
+  /** Aborted when the caller goes away. */
+  readonly signal?: AbortSignal | undefined;
+}

@@ -10,6 +10,7 @@ export {
   parseKeysFile,
   sha256Hex,
 } from "./keys-file.js";
+export { KeysSource } from "./keys-source.js";
 export {
   type Access,
   type AgentBinding,

@@ -11,6 +11,8 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
   readonly apiKey: string | undefined;
   readonly adminKey: string | undefined;
+  /** AEGIS_KEYS_FILE: named principals with roles (identity/keys-file.ts). */
+  readonly keysFile: string | undefined;
   readonly tlsCert: string | undefined;
   readonly tlsKey: string | undefined;
   /** Empty: CORS off. `*` allows any origin. */
@@ -26,6 +28,7 @@ export const SERVER_DEFAULTS: ServerConfig = {
   logLevel: "warn",
   apiKey: undefined,
   adminKey: undefined,
+  keysFile: undefined,
   tlsCert: undefined,
   tlsKey: undefined,
   corsOrigins: [],
@@ -107,6 +110,7 @@ export function serverConfigFromEnv(env: Env, flags: ServerFlags = {}): ServerCo
     logLevel,
     apiKey: text(env, "AEGIS_API_KEY"),
     adminKey: text(env, "AEGIS_ADMIN_KEY"),
+    keysFile: text(env, "AEGIS_KEYS_FILE"),
     tlsCert,
     tlsKey,
     corsOrigins,

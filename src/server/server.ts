@@ -1,6 +1,7 @@
 // Composition of one Aegis server: policy holder + governance service + audit backend + request
 // handler + listener, with the startup checks and the graceful shutdown of DESIGN §2 and §6.
 import { readFile } from "node:fs/promises";
+import { AGENT_MIGRATIONS, AgentRegistry } from "../agents/index.js";
 import { AUDIT_MIGRATIONS, SqlAuditStore } from "../audit/index.js";
 import { type Config, DEFAULT_CONFIG, isLoopback } from "../config.js";
 import { AegisError } from "../errors.js";
@@ -16,7 +17,7 @@ import {
   PolicyFileSource,
   PolicyHolder,
 } from "../governance/index.js";
-import { KeyRing } from "../identity/index.js";
+import { KeysSource } from "../identity/index.js";
 import { type Database, openMigrated, resolveTarget } from "../storage/index.js";
 import { Cors } from "./cors.js";
 import type { createRequestHandler, NodeHandler } from "./handler.js";
@@ -66,6 +67,8 @@ export interface AegisServer {
   readonly governance: GovernanceService;
   /** Re-reads the policy file even when unchanged (an explicit reload wins over a PUT): SIGHUP. */
   reloadPolicy(reason: string): Promise<boolean>;
+  /** Re-reads AEGIS_KEYS_FILE; a broken file keeps the previous keys (SIGHUP). */
+  reloadKeys(reason: string): Promise<boolean>;
   readonly logger: Logger;
 }
 
@@ -84,7 +87,8 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 interface Components {
   readonly governance: GovernanceService;
   readonly health: HealthState;
-  readonly keys: KeyRing;
+  readonly keys: KeysSource;
+  readonly agents: AgentRegistry | undefined;
   readonly rh: ReturnType<typeof createRequestHandler>;
   readonly tls: { cert: Buffer; key: Buffer } | undefined;
   readonly policyFile: PolicyFileSource;
@@ -120,7 +124,9 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     pipeline = options.pipeline;
     auditLog = options.auditLog;
   } else if (options.pipeline !== false) {
-    database = await openMigrated(resolveTarget(config), { migrations: AUDIT_MIGRATIONS });
+    database = await openMigrated(resolveTarget(config), {
+      migrations: [...AUDIT_MIGRATIONS, ...AGENT_MIGRATIONS],
+    });
     const store = new SqlAuditStore(database);
     pipeline = createExecutePipeline({
       store,
@@ -135,9 +141,20 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     logger.info({ audit: database.location, kind: database.kind }, "audit store opened");
   }
 
+  let agents: AgentRegistry | undefined;
   try {
+    const keys = await KeysSource.open(
+      { apiKey: config.apiKey, adminKey: config.adminKey },
+      config.keysFile,
+      logger,
+    );
+    if (database !== undefined) {
+      agents = new AgentRegistry(database, { heartbeatTimeoutMs: config.agentHeartbeatTimeoutMs, logger });
+      await agents.start();
+    }
     const governance = new GovernanceService({
       policy: holder,
+      agents,
       maxBatch: config.maxBatch,
       pipeline,
       auditLog,
@@ -149,28 +166,33 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
       maxAuditPageBytes: config.maxAuditPageBytes,
     });
     const health = new HealthState(governance);
-    const keys = new KeyRing({ apiKey: config.apiKey, adminKey: config.adminKey });
     const rh = buildRequestHandler({
       governance,
       health,
-      keys: () => keys,
+      agents,
+      keys: () => keys.current,
       cors: new Cors(config.corsOrigins),
       logger,
       maxBodyBytes: config.maxBodyBytes,
     });
-    if (options.watchPolicy !== false) policyFile.watch();
+    if (options.watchPolicy !== false) {
+      policyFile.watch();
+      keys.watch();
+    }
     void health.refresh().catch(() => undefined);
     health.startPolling();
-    return { governance, health, keys, rh, tls, policyFile, database };
+    return { governance, health, keys, agents, rh, tls, policyFile, database };
   } catch (err) {
+    agents?.close();
     await pipeline?.close().catch(() => undefined);
     await database?.close().catch(() => undefined);
     throw err;
   }
 }
 
-function warnAboutOpenAccess(auth: KeyRing, config: Config, host: string, logger: Logger): void {
-  if (!auth.open && config.apiKey === undefined && !isLoopback(host)) {
+function warnAboutOpenAccess(keys: KeysSource, config: Config, host: string, logger: Logger): void {
+  const auth = keys.current;
+  if (!auth.open && config.apiKey === undefined && config.keysFile === undefined && !isLoopback(host)) {
     logger.error(
       { host },
       "SECURITY WARNING: bound beyond loopback with AEGIS_ADMIN_KEY but no AEGIS_API_KEY: evaluate, execute and audit are open to anyone who can reach this port",
@@ -250,6 +272,9 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
     async reloadPolicy(reason) {
       return (await starting).policyFile.reload(true, reason);
     },
+    async reloadKeys(reason) {
+      return (await starting).keys.reload(reason);
+    },
     async listen(opts = {}) {
       const c = await starting;
       if (listener) throw new Error("already listening");
@@ -275,6 +300,8 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
           c.rh.beginShutdown();
           await listener?.close(SHUTDOWN_GRACE_MS);
           c.policyFile.close();
+          c.keys.close();
+          c.agents?.close();
           await c.governance.close();
           await c.database?.close();
         },

@@ -4,6 +4,7 @@
 import { getOption, hasOption } from "@bufbuild/protobuf";
 import { GovernanceService as GovernanceServiceDesc } from "../../gen/aegis/v1/governance_service_pb.js";
 import { rest_status } from "../../gen/aegis/v1/options_pb.js";
+import type { AgentRegistry } from "../agents/index.js";
 import type { GovernanceService } from "../governance/index.js";
 import type { KeyRing } from "../identity/index.js";
 import { type CallObserver, CallPipeline } from "./call.js";
@@ -16,6 +17,7 @@ import { reflectionServices } from "./reflection.js";
 import { createRequestIds } from "./request-id.js";
 import { genericRestHandler, type RestHandler, seedRestHandlers } from "./rest/handlers.js";
 import { type RestRoute, routesOf } from "./rest/router.js";
+import { agentService, guardrailService } from "./services/agents.js";
 import { governanceService } from "./services/governance.js";
 import { methodsByPath, type ServedMethod, type ServedService } from "./services/service-impl.js";
 
@@ -28,8 +30,12 @@ export interface Served {
   };
 }
 
-export function assembleServices(governance: GovernanceService, health: HealthState): Served {
-  const api = [governanceService(governance, health)];
+export function assembleServices(
+  governance: GovernanceService,
+  health: HealthState,
+  agents: AgentRegistry | undefined,
+): Served {
+  const api = [governanceService(governance, health), agentService(agents), guardrailService()];
   const services = [
     ...api,
     healthService(health),
@@ -52,6 +58,7 @@ export function assembleServices(governance: GovernanceService, health: HealthSt
 export interface HandlerOptions {
   readonly governance: GovernanceService;
   readonly health: HealthState;
+  readonly agents?: AgentRegistry | undefined;
   /** The keys in force (a function: the keys file can be reloaded). */
   readonly keys: () => KeyRing;
   readonly cors: Cors;
@@ -63,7 +70,7 @@ export interface HandlerOptions {
 /** The request handler of a server: its services, the call pipeline, every transport. */
 export function buildRequestHandler(o: HandlerOptions): AegisRequestHandler {
   return createRequestHandler({
-    ...assembleServices(o.governance, o.health),
+    ...assembleServices(o.governance, o.health, o.agents),
     pipeline: new CallPipeline({ keys: o.keys, logger: o.logger, observers: o.observers }),
     requestIds: createRequestIds(),
     cors: o.cors,

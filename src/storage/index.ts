@@ -31,3 +31,4 @@ export {
 } from "./migrations.js";
 export { createPgDriver, isPostgresUrl, type PostgresOptions, redactUrl } from "./postgres/pg-driver.js";
 export type { SqlDriver, SqlRows, SqlSession } from "./sql-driver.js";
+export { stringProblem, unstorableJson } from "./storable.js";

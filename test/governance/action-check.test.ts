@@ -7,9 +7,9 @@ import {
   DEFAULT_ACTION_LIMITS,
   MAX_CHAIN_DEPTH,
   storableText,
-  unstorableJson,
 } from "../../src/governance/action-check.js";
 import type { ActionRequest } from "../../src/governance/types.js";
+import { unstorableJson } from "../../src/storage/index.js";
 
 function action(over: Partial<ActionRequest> = {}): ActionRequest {
   return { actionType: "pay", target: "bank", params: {}, ...over };

@@ -238,7 +238,9 @@ describe("gRPC health and reflection", () => {
       assert.equal(list.case, "listServicesResponse");
       const names = list.case === "listServicesResponse" ? list.value.service.map((s) => s.name) : [];
       assert.deepEqual(names.sort(), [
+        "aegis.v1.AgentService",
         "aegis.v1.GovernanceService",
+        "aegis.v1.GuardrailService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",

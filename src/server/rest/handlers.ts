@@ -48,11 +48,12 @@ export function seedRestHandlers(
     evaluate(call) {
       const b = codec.decodeActionBody(codec.parseJson(call.body));
       return b.batch
-        ? ok(codec.encodeDecisions(gov.evaluateBatch(b.actions)))
-        : ok(codec.encodeDecision(gov.evaluate(b.action)));
+        ? ok(codec.encodeDecisions(gov.evaluateBatch(b.actions, call.call)))
+        : ok(codec.encodeDecision(gov.evaluate(b.action, call.call)));
     },
     evaluateBatch(call) {
-      return ok(codec.encodeDecisions(gov.evaluateBatch(codec.decodeBatchBody(codec.parseJson(call.body)))));
+      const actions = codec.decodeBatchBody(codec.parseJson(call.body));
+      return ok(codec.encodeDecisions(gov.evaluateBatch(actions, call.call)));
     },
     async execute(call) {
       const b = codec.decodeActionBody(codec.parseJson(call.body));

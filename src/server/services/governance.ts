@@ -12,7 +12,7 @@ import {
 } from "../../../gen/aegis/v1/governance_service_pb.js";
 import { AegisError } from "../../errors.js";
 import type { GovernanceService } from "../../governance/index.js";
-import type { ExecutionContext } from "../../governance/types.js";
+import type { Caller } from "../../governance/types.js";
 import { readVersion } from "../../version.js";
 import type { Call } from "../call.js";
 import type { HealthState } from "../health.js";
@@ -27,21 +27,21 @@ import {
 } from "./convert.js";
 import { type ServedService, serve } from "./service-impl.js";
 
-/** What an execute hands the governance service from its call. */
-export function callContext(call: Call): Partial<ExecutionContext> {
-  return { requestId: call.requestId, signal: call.signal, principal: call.principal.name };
+/** Who makes the call, for the governance service. */
+export function callContext(call: Call): Caller {
+  return { principal: call.principal, requestId: call.requestId, signal: call.signal };
 }
 
 export function governanceService(gov: GovernanceService, health: HealthState): ServedService {
   return serve(GovernanceServiceDesc, {
-    evaluate: (req) =>
+    evaluate: (req, call) =>
       create(EvaluateResponseSchema, {
-        decision: decisionToProto(gov.evaluate(actionFromProto(req.action))),
+        decision: decisionToProto(gov.evaluate(actionFromProto(req.action), { principal: call.principal })),
       }),
-    evaluateBatch(req) {
+    evaluateBatch(req, call) {
       const actions = req.actions.map((a, i) => actionFromProto(a, i));
       return create(EvaluateBatchResponseSchema, {
-        decisions: gov.evaluateBatch(actions).map(decisionToProto),
+        decisions: gov.evaluateBatch(actions, { principal: call.principal }).map(decisionToProto),
       });
     },
     async execute(req, call) {
