@@ -55,7 +55,18 @@ const NOT_RUN: ReadonlyArray<{ readonly contains: string; readonly why: string }
 ];
 
 /** Keys whose values change from run to run (or release to release). */
-const VOLATILE = new Set(["timestamp", "loaded_at", "version", "policy_hash", "hash", "policyHash"]);
+const VOLATILE = new Set([
+  "timestamp",
+  "loaded_at",
+  "version",
+  "policy_hash",
+  "hash",
+  "policyHash",
+  "registered_at",
+  "last_heartbeat",
+  "uptime_seconds",
+  "suspended_at",
+]);
 
 interface Block {
   readonly lang: string;
