@@ -99,7 +99,7 @@ describe("config", () => {
     assert.throws(() => parseServeArgs(["--port"]), /^ConfigError: --port needs a value$/);
     assert.throws(
       () => parseServeArgs(["--bogus"]),
-      /^ConfigError: unexpected argument --bogus: no such option$/,
+      /^ConfigError: unknown option --bogus$/,
     );
   });
 
