@@ -97,10 +97,7 @@ describe("config", () => {
     assert.deepEqual(parseServeArgs(["--help"]).help, true);
     // One wording for every command's mistakes.
     assert.throws(() => parseServeArgs(["--port"]), /^ConfigError: --port needs a value$/);
-    assert.throws(
-      () => parseServeArgs(["--bogus"]),
-      /^ConfigError: unknown option --bogus$/,
-    );
+    assert.throws(() => parseServeArgs(["--bogus"]), /^ConfigError: unknown option --bogus$/);
   });
 
   test("loopback detection", () => {

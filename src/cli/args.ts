@@ -62,8 +62,7 @@ function describeParseError(err: unknown, options: Readonly<Record<string, Optio
   const code = (err as { code?: string }).code;
   const message = err instanceof Error ? err.message : String(err);
   const option = /'(-[^' ,]+)/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION")
-    return `unknown option ${option ?? message}`;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option ?? message}`;
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && /argument missing/.test(message)) {
     const spec = Object.entries(options).find(
       ([name, o]) => `--${name}` === option || `-${o.short}` === option,

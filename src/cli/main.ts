@@ -7,6 +7,8 @@ const USAGE = `Usage: aegis <command> [options]
 Commands:
   serve [POLICY] [--host H] [--port P]   run the server
   validate POLICY                         check a policy file and list its rules
+  test POLICY TESTS.yaml [--junit FILE]   run policy test cases (exit 1 on a failure)
+  diff FROM.yaml TO.yaml [--exit-code]    what changes between two policies
   validate-keys FILE                      check a keys file (AEGIS_KEYS_FILE) and list its principals
   keygen --name N --role R [--agent-id G] print a new key and its keys-file entry
   init [-o FILE]                          write a commented starter policy
@@ -22,6 +24,8 @@ type Command = (args: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./serve.js")).run,
   validate: async () => (await import("./validate.js")).run,
+  test: async () => (await import("./test.js")).run,
+  diff: async () => (await import("./diff.js")).run,
   "validate-keys": async () => (await import("./validate-keys.js")).run,
   keygen: async () => (await import("./keygen.js")).run,
   init: async () => (await import("./init.js")).run,

@@ -1,9 +1,11 @@
 // The governance section of the configuration: the policy file, batch and per-field limits, and
 // the approval timeout.
-import { type Env, integerVar, secondsVar, text } from "../config-env.js";
+import { choiceVar, type Env, integerVar, secondsVar, text } from "../config-env.js";
 
 export interface GovernanceConfig {
   readonly policyPath: string;
+  /** AEGIS_POLICY_SOURCE: `database` (the file is the deploy-time source, PUTs are stored) or `file` (the file only). */
+  readonly policySource: "database" | "file";
   readonly maxBatch: number;
   /** An action's params, as JSON (AEGIS_MAX_PARAMS_BYTES). */
   readonly maxParamsBytes: number;
@@ -20,6 +22,7 @@ export interface GovernanceConfig {
 
 export const GOVERNANCE_DEFAULTS: GovernanceConfig = {
   policyPath: "./policy.yaml",
+  policySource: "database",
   maxBatch: 1000,
   maxParamsBytes: 256 * 1024,
   maxDescriptionBytes: 16 * 1024,
@@ -35,6 +38,7 @@ export function governanceConfigFromEnv(env: Env): GovernanceConfig {
   const d = GOVERNANCE_DEFAULTS;
   return {
     policyPath: text(env, "AEGIS_POLICY_PATH") ?? d.policyPath,
+    policySource: choiceVar(env, "AEGIS_POLICY_SOURCE", ["database", "file"], d.policySource),
     maxBatch: integerVar(env, "AEGIS_MAX_BATCH", d.maxBatch, 1, 1_000_000),
     maxParamsBytes: integerVar(env, "AEGIS_MAX_PARAMS_BYTES", d.maxParamsBytes, 1, MAX_BYTES),
     maxDescriptionBytes: integerVar(env, "AEGIS_MAX_DESCRIPTION_BYTES", d.maxDescriptionBytes, 1, MAX_BYTES),

@@ -16,13 +16,15 @@ export {
   NoopExecutor,
 } from "./execute-pipeline.js";
 export {
+  EmptyPolicyFile,
   type LoadedPolicyFile,
   loadPolicyFile,
   type PolicyFileOptions,
   PolicyFileSource,
 } from "./policy-file.js";
-export { type ActivePolicy, PolicyHolder, type PolicySourceKind } from "./policy-holder.js";
+export { type ActivePolicy, PolicyHolder, type PolicySourceKind, type VersionInfo } from "./policy-holder.js";
 export { compileObject, compileText } from "./policy-source.js";
+export { type PolicyCandidate, type PolicySourceMode, PolicyVersions } from "./policy-versions.js";
 export {
   type AuditLog,
   type GovernanceOptions,

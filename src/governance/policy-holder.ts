@@ -3,12 +3,21 @@
 // its watcher, SIGHUP in cli/serve.ts) live elsewhere; the last one wins.
 import type { Policy } from "../policy/types.js";
 
-export type PolicySourceKind = "file" | "api";
+export type PolicySourceKind = "file" | "api" | "rollback";
+
+/** Which stored version is active (when policy versions live in a database). */
+export interface VersionInfo {
+  readonly id: number;
+  readonly principal: string;
+  readonly createdAt: Date;
+  readonly message: string | null;
+}
 
 export interface ActivePolicy {
   readonly policy: Policy;
   readonly source: PolicySourceKind;
   readonly loadedAt: Date;
+  readonly version?: VersionInfo | undefined;
 }
 
 export class PolicyHolder {
@@ -22,8 +31,8 @@ export class PolicyHolder {
     return this.active;
   }
 
-  replace(policy: Policy, source: PolicySourceKind): ActivePolicy {
-    this.active = { policy, source, loadedAt: new Date() };
+  replace(policy: Policy, source: PolicySourceKind, version?: VersionInfo): ActivePolicy {
+    this.active = { policy, source, loadedAt: new Date(), version };
     return this.active;
   }
 }

@@ -9,8 +9,9 @@ import type { Policy, PolicyView } from "../policy/types.js";
 import { type ActionLimits, checkAction, DEFAULT_ACTION_LIMITS } from "./action-check.js";
 import type { DecidedAction, ExecutePipeline } from "./execute-pipeline.js";
 import { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
-import type { PolicyHolder, PolicySourceKind } from "./policy-holder.js";
+import type { ActivePolicy, PolicyHolder, PolicySourceKind, VersionInfo } from "./policy-holder.js";
 import { compileObject, compileText } from "./policy-source.js";
+import type { PolicyCandidate, PolicyVersions } from "./policy-versions.js";
 import { newSessionId } from "./session.js";
 import type {
   ActionRequest,
@@ -39,6 +40,8 @@ export interface GovernanceOptions {
   readonly auditLog?: AuditLog | undefined;
   /** The process's session id (12 hex characters); random when omitted. */
   readonly sessionId?: string | undefined;
+  /** Policy versions in the database; without them a PUT lasts until the next restart. */
+  readonly versions?: PolicyVersions | undefined;
   /** The agent registry: its suspensions block actions (the kill switch). */
   readonly agents?: Pick<AgentRegistry, "suspensionOf"> | undefined;
   /** Per-field bounds on actions (default DEFAULT_ACTION_LIMITS). */
@@ -56,12 +59,17 @@ export interface PolicySnapshot {
   readonly ruleCount: number;
   readonly source: PolicySourceKind;
   readonly loadedAt: Date;
+  /** The stored version being served (when versions live in a database). */
+  readonly version?: VersionInfo | undefined;
 }
 
 export interface Readiness {
   readonly ready: boolean;
   readonly reason: string;
   readonly components: Record<string, string>;
+  /** The policy this replica serves: a rollout can be checked through a load balancer. */
+  readonly policyVersion?: number | undefined;
+  readonly policyHash?: string | undefined;
 }
 
 export class GovernanceService {
@@ -73,9 +81,11 @@ export class GovernanceService {
   private readonly limits: ActionLimits;
   private readonly maxAuditPageBytes: number | undefined;
   private readonly agents: Pick<AgentRegistry, "suspensionOf"> | undefined;
+  private readonly versions: PolicyVersions | undefined;
 
   constructor(options: GovernanceOptions) {
     this.agents = options.agents;
+    this.versions = options.versions;
     this.maxAuditPageBytes = options.maxAuditPageBytes;
     this.policyHolder = options.policy;
     this.limits = options.actionLimits ?? DEFAULT_ACTION_LIMITS;
@@ -92,13 +102,13 @@ export class GovernanceService {
   /** Synchronous on purpose: the hot path allocates one result and awaits nothing. */
   evaluate(action: ActionRequest, caller?: Caller): EvaluateResult {
     checkAction(action, undefined, this.limits);
-    return this.decide(this.policyHolder.current.policy, this.bind(action, caller, undefined));
+    return this.decide(this.policyHolder.current, this.bind(action, caller, undefined));
   }
 
   evaluateBatch(actions: readonly ActionRequest[], caller?: Caller): EvaluateResult[] {
     this.checkBatch(actions);
     // One policy reference for the whole batch: a concurrent swap never splits a batch.
-    const policy = this.policyHolder.current.policy;
+    const policy = this.policyHolder.current;
     const bound = actions.map((a, i) => this.bind(a, caller, i));
     const out = new Array<EvaluateResult>(bound.length);
     for (let i = 0; i < bound.length; i++) out[i] = this.decide(policy, bound[i]!, i);
@@ -132,7 +142,7 @@ export class GovernanceService {
   ): Promise<ExecuteResult[]> {
     if (firstIndex === undefined) checkAction(actions[0]!, undefined, this.limits);
     const pipeline = this.requirePipeline();
-    const policy = this.policyHolder.current.policy;
+    const policy = this.policyHolder.current;
     const ctx = this.context(caller);
     const refused: DecidedAction[] = [];
     let refusal: AegisError | undefined;
@@ -144,7 +154,7 @@ export class GovernanceService {
       } catch (err) {
         if (!(err instanceof AegisError) || err.code !== "permission_denied") throw err;
         refusal ??= err;
-        refused.push({ action, decision: refusedDecision(action, policy.hash), blockReason: err.message });
+        refused.push({ action, decision: refusedDecision(action, policy), blockReason: err.message });
       }
     });
     if (refusal !== undefined) {
@@ -163,32 +173,53 @@ export class GovernanceService {
   }
 
   getPolicy(): PolicySnapshot {
-    const { policy, source, loadedAt } = this.policyHolder.current;
-    return { view: policy.view, hash: policy.hash, ruleCount: policy.ruleCount, source, loadedAt };
+    const { policy, source, loadedAt, version } = this.policyHolder.current;
+    return { view: policy.view, hash: policy.hash, ruleCount: policy.ruleCount, source, loadedAt, version };
   }
 
-  /** Validates, then swaps atomically; on any error the active policy stays. */
-  updatePolicy(update: PolicyUpdate): { ruleCount: number; hash: string } {
-    let policy: Policy;
+  /** The policy an update describes, compiled; `invalid_argument` naming the problem. */
+  compileUpdate(update: PolicyUpdate): PolicyCandidate {
     if ("yaml" in update) {
       if (typeof update.yaml !== "string")
         throw new AegisError("invalid_argument", '"yaml" must be a string');
-      policy = compileText(update.yaml);
-    } else {
-      const doc = update.document;
-      if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-        throw new AegisError("invalid_argument", "the policy must be a JSON object");
-      }
-      if (exceedsJsonDepth(doc)) {
-        throw new AegisError(
-          "invalid_argument",
-          `the policy is nested more than ${MAX_JSON_DEPTH} levels deep`,
-        );
-      }
-      policy = compileObject(doc);
+      return { policy: compileText(update.yaml), text: update.yaml };
     }
-    this.policyHolder.replace(policy, "api");
-    return { ruleCount: policy.ruleCount, hash: policy.hash };
+    const doc = update.document;
+    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+      throw new AegisError("invalid_argument", "the policy must be a JSON object");
+    }
+    if (exceedsJsonDepth(doc)) {
+      throw new AegisError(
+        "invalid_argument",
+        `the policy is nested more than ${MAX_JSON_DEPTH} levels deep`,
+      );
+    }
+    // Stored as JSON text, which is YAML too: a rollback compiles it like any file.
+    return { policy: compileObject(doc), text: JSON.stringify(doc) };
+  }
+
+  /**
+   * Validates, then makes the policy active: a stored version every replica serves when there is
+   * a database (a PUT survives restarts), else this process's policy until the next restart. On
+   * any error the active policy stays.
+   */
+  async updatePolicy(
+    update: PolicyUpdate,
+    caller?: Caller,
+    message?: string,
+  ): Promise<{ ruleCount: number; hash: string; version?: number | undefined }> {
+    const candidate = this.compileUpdate(update);
+    if (this.versions !== undefined) {
+      const v = await this.versions.update(candidate, caller?.principal?.name ?? "anonymous", message);
+      return { ruleCount: v.ruleCount, hash: v.hash, version: v.id };
+    }
+    this.policyHolder.replace(candidate.policy, "api");
+    return { ruleCount: candidate.policy.ruleCount, hash: candidate.policy.hash };
+  }
+
+  /** Policy versions, history and rollback; undefined without a database. */
+  get policyVersions(): PolicyVersions | undefined {
+    return this.versions;
   }
 
   async readiness(): Promise<Readiness> {
@@ -206,7 +237,14 @@ export class GovernanceService {
     } else {
       components["audit"] = "not_configured";
     }
-    return { ready: reason === "", reason, components };
+    const active = this.policyHolder.current;
+    return {
+      ready: reason === "",
+      reason,
+      components,
+      policyVersion: active.version?.id,
+      policyHash: active.policy.hash,
+    };
   }
 
   /** Waits for running executes and drains the audit queue. */
@@ -246,22 +284,22 @@ export class GovernanceService {
   }
 
   /** The policy's decision, or the kill switch's when the agent id is suspended. */
-  private decide(policy: Policy, action: ActionRequest, index?: number): EvaluateResult {
+  private decide(active: ActivePolicy, action: ActionRequest, index?: number): EvaluateResult {
     const suspended = this.agents?.suspensionOf(action.agentId);
-    if (suspended !== undefined) return suspendedDecision(action, policy.hash);
-    return decide(policy, action, index);
+    if (suspended !== undefined) return suspendedDecision(action, active);
+    return decide(active, action, index);
   }
 
-  private decideItem(policy: Policy, action: ActionRequest, index: number | undefined): DecidedAction {
+  private decideItem(active: ActivePolicy, action: ActionRequest, index: number | undefined): DecidedAction {
     const suspended = this.agents?.suspensionOf(action.agentId);
     if (suspended !== undefined) {
       return {
         action,
-        decision: suspendedDecision(action, policy.hash),
+        decision: suspendedDecision(action, active),
         blockReason: `Agent ${JSON.stringify(action.agentId)} is suspended: ${suspended.reason}`,
       };
     }
-    return { action, decision: decide(policy, action, index) };
+    return { action, decision: decide(active, action, index) };
   }
 }
 
@@ -270,7 +308,7 @@ export const SUSPENDED_RULE = "<suspended>";
 /** What `matched_rule` says for an execute refused because its key may not use the agent id. */
 export const REFUSED_RULE = "<agent-binding>";
 
-function suspendedDecision(action: ActionRequest, policyHash: string): EvaluateResult {
+function suspendedDecision(action: ActionRequest, active: ActivePolicy): EvaluateResult {
   return {
     actionType: action.actionType,
     target: action.target,
@@ -278,19 +316,21 @@ function suspendedDecision(action: ActionRequest, policyHash: string): EvaluateR
     approval: "block",
     isAllowed: false,
     matchedRule: SUSPENDED_RULE,
-    policyHash,
+    policyHash: active.policy.hash,
+    policyVersion: active.version?.id,
   };
 }
 
-function refusedDecision(action: ActionRequest, policyHash: string): EvaluateResult {
-  return { ...suspendedDecision(action, policyHash), matchedRule: REFUSED_RULE };
+function refusedDecision(action: ActionRequest, active: ActivePolicy): EvaluateResult {
+  return { ...suspendedDecision(action, active), matchedRule: REFUSED_RULE };
 }
 
 function where(index: number | undefined): string {
   return index === undefined ? "" : `actions[${index}]: `;
 }
 
-function decide(policy: Policy, action: ActionRequest, index?: number): EvaluateResult {
+function decide(active: ActivePolicy, action: ActionRequest, index?: number): EvaluateResult {
+  const policy = active.policy;
   let d: ReturnType<Policy["evaluate"]>;
   try {
     d = policy.evaluate(action);
@@ -307,5 +347,6 @@ function decide(policy: Policy, action: ActionRequest, index?: number): Evaluate
     isAllowed: d.isAllowed,
     matchedRule: d.matchedRule,
     policyHash: policy.hash,
+    policyVersion: active.version?.id,
   };
 }

@@ -24,6 +24,8 @@ export interface EvaluateResult extends Decision {
   readonly actionType: string;
   readonly target: string;
   readonly policyHash: string;
+  /** The stored policy version that decided (when versions live in a database). */
+  readonly policyVersion?: number | undefined;
 }
 
 /** The answer to Execute. `data` and `error` are null when empty. */

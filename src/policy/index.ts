@@ -38,3 +38,4 @@ export function compilePolicyObject(doc: unknown, options?: CompileOptions): Pol
   if (!result.spec) throw new PolicyLoadError(result.problems);
   return compileSpec(result.spec, result.warnings, options, result.regexes);
 }
+export { diffPolicies, type FieldChange, formatDiff, type PolicyDiff, type RuleChange } from "./diff.js";

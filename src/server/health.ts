@@ -60,7 +60,7 @@ export class HealthState {
     if (this.shuttingDown) {
       return { ready: false, reason: "shutting down", components: { ...this.readiness.components } };
     }
-    return this.governance.auditConfigured ? this.refresh() : this.readiness;
+    return this.governance.auditConfigured ? this.refresh() : this.governance.readiness();
   }
 
   /** The gRPC health status of `service` ("" is the whole server), or undefined if unknown. */

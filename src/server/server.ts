@@ -8,16 +8,21 @@ import { AegisError } from "../errors.js";
 import {
   type ApprovalHandler,
   type AuditLog,
+  compileText,
   createExecutePipeline,
+  EmptyPolicyFile,
   type ExecutePipeline,
   type Executor,
   GovernanceService,
+  type LoadedPolicyFile,
   loadPolicyFile,
   newSessionId,
   PolicyFileSource,
   PolicyHolder,
+  PolicyVersions,
 } from "../governance/index.js";
 import { KeysSource } from "../identity/index.js";
+import { POLICY_MIGRATIONS, PolicyVersionStore } from "../policy-store/index.js";
 import { type Database, openMigrated, resolveTarget } from "../storage/index.js";
 import { Cors } from "./cors.js";
 import type { createRequestHandler, NodeHandler } from "./handler.js";
@@ -89,6 +94,7 @@ interface Components {
   readonly health: HealthState;
   readonly keys: KeysSource;
   readonly agents: AgentRegistry | undefined;
+  readonly versions: PolicyVersions | undefined;
   readonly rh: ReturnType<typeof createRequestHandler>;
   readonly tls: { cert: Buffer; key: Buffer } | undefined;
   readonly policyFile: PolicyFileSource;
@@ -105,9 +111,16 @@ async function readTlsFile(path: string, name: string): Promise<Buffer> {
 }
 
 async function start(config: Config, options: AegisServerOptions, logger: Logger): Promise<Components> {
-  const loaded = await loadPolicyFile(config.policyPath);
-  const holder = new PolicyHolder(loaded.policy, "file");
-  const policyFile = new PolicyFileSource(config.policyPath, holder, loaded, { logger });
+  const usesDatabase = options.pipeline === undefined;
+  let loaded: LoadedPolicyFile | undefined;
+  try {
+    loaded = await loadPolicyFile(config.policyPath);
+  } catch (err) {
+    // An empty file may be an editor's truncate-then-write: a stored version is served instead.
+    if (!(err instanceof EmptyPolicyFile) || !usesDatabase) throw err;
+    logger.warn({ path: config.policyPath }, "policy file is empty; serving the active stored version");
+  }
+  const holder = new PolicyHolder(loaded?.policy ?? compileText(""), "file");
   const tls =
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? {
@@ -125,7 +138,7 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     auditLog = options.auditLog;
   } else if (options.pipeline !== false) {
     database = await openMigrated(resolveTarget(config), {
-      migrations: [...AUDIT_MIGRATIONS, ...AGENT_MIGRATIONS],
+      migrations: [...AUDIT_MIGRATIONS, ...AGENT_MIGRATIONS, ...POLICY_MIGRATIONS],
     });
     const store = new SqlAuditStore(database);
     pipeline = createExecutePipeline({
@@ -142,7 +155,26 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
   }
 
   let agents: AgentRegistry | undefined;
+  let versions: PolicyVersions | undefined;
   try {
+    if (database !== undefined) {
+      versions = new PolicyVersions(
+        new PolicyVersionStore(database),
+        database,
+        holder,
+        config.policySource,
+        logger,
+      );
+      await versions.start(loaded, config.policyPath);
+    }
+    const policyFile = new PolicyFileSource(
+      config.policyPath,
+      versions === undefined
+        ? PolicyFileSource.holderSink(holder)
+        : (l, reason, force) => versions!.activateFile(l, reason, force),
+      loaded?.hash,
+      { logger },
+    );
     const keys = await KeysSource.open(
       { apiKey: config.apiKey, adminKey: config.adminKey },
       config.keysFile,
@@ -154,6 +186,7 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     }
     const governance = new GovernanceService({
       policy: holder,
+      versions,
       agents,
       maxBatch: config.maxBatch,
       pipeline,
@@ -181,9 +214,10 @@ async function start(config: Config, options: AegisServerOptions, logger: Logger
     }
     void health.refresh().catch(() => undefined);
     health.startPolling();
-    return { governance, health, keys, agents, rh, tls, policyFile, database };
+    return { governance, health, keys, agents, versions, rh, tls, policyFile, database };
   } catch (err) {
     agents?.close();
+    versions?.close();
     await pipeline?.close().catch(() => undefined);
     await database?.close().catch(() => undefined);
     throw err;
@@ -302,6 +336,7 @@ export function createAegisServer(options: AegisServerOptions = {}): AegisServer
           c.policyFile.close();
           c.keys.close();
           c.agents?.close();
+          c.versions?.close();
           await c.governance.close();
           await c.database?.close();
         },

@@ -19,6 +19,7 @@ import { genericRestHandler, type RestHandler, seedRestHandlers } from "./rest/h
 import { type RestRoute, routesOf } from "./rest/router.js";
 import { agentService, guardrailService } from "./services/agents.js";
 import { governanceService } from "./services/governance.js";
+import { policyService } from "./services/policy.js";
 import { methodsByPath, type ServedMethod, type ServedService } from "./services/service-impl.js";
 
 export interface Served {
@@ -35,7 +36,12 @@ export function assembleServices(
   health: HealthState,
   agents: AgentRegistry | undefined,
 ): Served {
-  const api = [governanceService(governance, health), agentService(agents), guardrailService()];
+  const api = [
+    governanceService(governance, health),
+    policyService(governance),
+    agentService(agents),
+    guardrailService(),
+  ];
   const services = [
     ...api,
     healthService(health),

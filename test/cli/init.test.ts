@@ -67,7 +67,7 @@ describe("aegis init", () => {
 
   const bad: [string[], RegExp][] = [
     [["init", "-o"], /needs a file name/],
-    [["init", "--bogus"], /unexpected argument/],
+    [["init", "--bogus"], /unknown option --bogus/],
     [["init", "-o", "/nonexistent-dir/x.yaml"], /cannot write/],
   ];
   for (const [args, message] of bad) {

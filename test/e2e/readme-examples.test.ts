@@ -60,12 +60,17 @@ const VOLATILE = new Set([
   "loaded_at",
   "version",
   "policy_hash",
+  "policy_version",
+  "policyVersion",
   "hash",
   "policyHash",
   "registered_at",
   "last_heartbeat",
   "uptime_seconds",
   "suspended_at",
+  "created_at",
+  "read_seconds",
+  "evaluate_seconds",
 ]);
 
 interface Block {

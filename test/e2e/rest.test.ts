@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { get, jsonOfSize, post, put, type Reply, request } from "../support/http.js";
 import { examplesDir, repoRoot } from "../support/paths.js";
+import { seedPolicyAnswer } from "../support/policy-answer.js";
 import { defaultPolicyPath, type ServerProcess, startServer } from "../support/server-process.js";
 
 const version = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string })
@@ -444,7 +445,7 @@ describe("GET and PUT /api/v1/policy", () => {
   }
   async function restoreDefault(): Promise<void> {
     const r = await put(base, "/api/v1/policy", { yaml: defaultPolicyYaml });
-    assert.deepEqual(r.json, { status: "updated", rule_count: 3 });
+    assert.deepEqual(seedPolicyAnswer(r.json), { status: "updated", rule_count: 3 });
   }
 
   test("GET shows the seed's shape: defaults, rules with null match_target/conditions, hash, source, loaded_at", async () => {
@@ -484,7 +485,7 @@ describe("GET and PUT /api/v1/policy", () => {
       yaml: 'version: "1"\nrules:\n  - name: block_all\n    match: {type: "*"}\n    approval: block',
     });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { status: "updated", rule_count: 1 });
+    assert.deepEqual(seedPolicyAnswer(r.json), { status: "updated", rule_count: 1 });
     const d = await evaluate({ action_type: "read", target: "crm" });
     assert.equal(d["matched_rule"], "block_all");
     assert.equal(d["approval"], "block");
@@ -503,7 +504,7 @@ describe("GET and PUT /api/v1/policy", () => {
       rules: [{ name: "allow_reads", match: { type: "read*" }, approval: "auto" }],
     });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { status: "updated", rule_count: 1 });
+    assert.deepEqual(seedPolicyAnswer(r.json), { status: "updated", rule_count: 1 });
     const read = await evaluate({ action_type: "read", target: "crm" });
     assert.equal(read["matched_rule"], "allow_reads");
     assert.equal(read["approval"], "auto");
@@ -520,7 +521,7 @@ describe("GET and PUT /api/v1/policy", () => {
   test('PUT {"yaml": ""} is a valid empty policy: MEDIUM / block', async () => {
     const r = await put(base, "/api/v1/policy", { yaml: "" });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { status: "updated", rule_count: 0 });
+    assert.deepEqual(seedPolicyAnswer(r.json), { status: "updated", rule_count: 0 });
     const d = await evaluate({ action_type: "read", target: "crm" });
     assert.equal(d["risk_level"], "MEDIUM");
     assert.equal(d["approval"], "block");

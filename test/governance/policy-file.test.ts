@@ -41,7 +41,7 @@ interface Watched {
 async function watched(path: string, errors: string[] = []): Promise<Watched> {
   const loaded = await loadPolicyFile(path);
   const holder = new PolicyHolder(loaded.policy, "file");
-  const file = new PolicyFileSource(path, holder, loaded, {
+  const file = new PolicyFileSource(path, PolicyFileSource.holderSink(holder), loaded.hash, {
     debounceMs: 20,
     logger: { warn() {}, error: (o) => errors.push(JSON.stringify(o)) },
   });
@@ -152,5 +152,66 @@ describe("PolicyFileSource", () => {
     unlinkSync(path);
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(ruleName(h), "a");
+  });
+
+  test("an empty file (a truncate before the write) is never activated", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    const h = await watched(path);
+    writeFileSync(path, "");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ruleName(h), "a", "an empty file (a valid empty policy!) must not replace the active one");
+    writeFileSync(path, C);
+    await until(() => ruleName(h) === "c", "the write after the truncate");
+    // Loaded directly (startup), an empty file is its own error, not an empty policy.
+    await assert.rejects(loadPolicyFile(join(dir, "none.yaml")));
+    writeFileSync(join(dir, "empty.yaml"), "");
+    await assert.rejects(loadPolicyFile(join(dir, "empty.yaml")), /empty/);
+  });
+
+  test("truncate-then-write never exposes the shorter valid policy a half-written file is", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, B);
+    const h = await watched(path);
+    const served: number[] = [];
+    const sample = setInterval(() => served.push(h.holder.current.policy.ruleCount), 1);
+    cleanups.push(() => clearInterval(sample));
+    // The first half of FULL is itself a valid policy with one rule; an editor that truncates
+    // and writes in two chunks shows it for a moment.
+    const FULL = `${A}  - name: a2\n    match: {type: "write"}\n    approval: block\n  - name: a3\n    match: {type: "x"}\n`;
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(path, "");
+      writeFileSync(path, A);
+      await new Promise((r) => setTimeout(r, 5));
+      writeFileSync(path, FULL);
+      await until(() => h.holder.current.policy.ruleCount === 3, "the whole file");
+      writeFileSync(path, B);
+      await until(() => h.holder.current.policy.ruleCount === 2, "back to B");
+    }
+    clearInterval(sample);
+    assert.ok(served.length > 10);
+    assert.ok(!served.includes(1), `the one-rule half was served: ${served.join(",")}`);
+    assert.ok(!served.includes(0), "an empty policy was served");
+  });
+
+  test("a file that keeps changing while being read is not loaded until two reads agree", async () => {
+    const dir = tempDir();
+    const path = join(dir, "policy.yaml");
+    writeFileSync(path, A);
+    // Every 10 ms a different valid policy: no two reads 50 ms apart agree.
+    let n = 0;
+    const churn = setInterval(() => writeFileSync(path, `${C}# ${n++}\n`), 10);
+    cleanups.push(() => clearInterval(churn));
+    await assert.rejects(loadPolicyFile(path), (e: unknown) => {
+      assert.ok(e instanceof AegisError);
+      assert.equal(e.code, "unavailable");
+      assert.match(e.message, /kept changing/);
+      return true;
+    });
+    clearInterval(churn);
+    const loaded = await loadPolicyFile(path);
+    assert.equal(loaded.policy.view.rules[0]?.name, "c");
   });
 });

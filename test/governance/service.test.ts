@@ -40,6 +40,15 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+async function asyncCode(fn: () => Promise<unknown>): Promise<string | undefined> {
+  try {
+    await fn();
+  } catch (err) {
+    return err instanceof AegisError ? err.code : `not an AegisError: ${String(err)}`;
+  }
+  return undefined;
+}
+
 describe("GovernanceService", () => {
   test("evaluate returns the decision with echo fields and the policy hash", () => {
     const s = service();
@@ -81,30 +90,30 @@ describe("GovernanceService", () => {
     }
   });
 
-  test("updatePolicy swaps atomically and keeps the old policy on error", () => {
+  test("updatePolicy swaps atomically and keeps the old policy on error", async () => {
     const s = service();
     const oldHash = s.getPolicy().hash;
-    assert.equal(
-      code(() => s.updatePolicy({ yaml: "rules: [{approval: maybe}]" })),
-      "invalid_argument",
+    await assert.rejects(
+      s.updatePolicy({ yaml: "rules: [{approval: maybe}]" }),
+      (e: unknown) => e instanceof AegisError && e.code === "invalid_argument",
     );
-    assert.equal(
-      code(() => s.updatePolicy({ document: [] })),
-      "invalid_argument",
+    await assert.rejects(
+      s.updatePolicy({ document: [] }),
+      (e: unknown) => e instanceof AegisError && e.code === "invalid_argument",
     );
-    assert.equal(
-      code(() => s.updatePolicy({ document: { rules: "no" } })),
-      "invalid_argument",
+    await assert.rejects(
+      s.updatePolicy({ document: { rules: "no" } }),
+      (e: unknown) => e instanceof AegisError && e.code === "invalid_argument",
     );
     assert.equal(s.getPolicy().hash, oldHash);
     assert.equal(s.getPolicy().source, "file");
-    const r = s.updatePolicy({
+    const r = await s.updatePolicy({
       document: { defaults: { risk_level: "high", approval: "block" }, rules: [] },
     });
     assert.equal(r.ruleCount, 0);
     assert.equal(s.getPolicy().source, "api");
     assert.equal(s.evaluate(act("read")).riskLevel, "HIGH");
-    assert.equal(s.updatePolicy({ yaml: "" }).ruleCount, 0);
+    assert.equal((await s.updatePolicy({ yaml: "" })).ruleCount, 0);
     assert.equal(s.evaluate(act("read")).riskLevel, "MEDIUM");
   });
 
@@ -165,7 +174,7 @@ describe("GovernanceService", () => {
 });
 
 describe("nesting bound", () => {
-  test("params or a policy document nested beyond 100 levels is invalid_argument, 100 is fine", () => {
+  test("params or a policy document nested beyond 100 levels is invalid_argument, 100 is fine", async () => {
     const s = service();
     const nest = (n: number): unknown => {
       let v: unknown = 1;
@@ -178,7 +187,7 @@ describe("nesting bound", () => {
       "invalid_argument",
     );
     assert.equal(
-      code(() => s.updatePolicy({ document: { rules: nest(200_000) } })),
+      await asyncCode(() => s.updatePolicy({ document: { rules: nest(200_000) } })),
       "invalid_argument",
     );
   });

@@ -241,6 +241,7 @@ describe("gRPC health and reflection", () => {
         "aegis.v1.AgentService",
         "aegis.v1.GovernanceService",
         "aegis.v1.GuardrailService",
+        "aegis.v1.PolicyService",
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",

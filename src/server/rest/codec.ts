@@ -131,6 +131,8 @@ function decisionJson(r: EvaluateResult) {
     is_allowed: r.isAllowed,
     matched_rule: r.matchedRule,
     policy_hash: r.policyHash,
+    // Absent only when no version store runs (a server without a database, as in unit harnesses).
+    ...(r.policyVersion === undefined ? {} : { policy_version: r.policyVersion }),
   };
 }
 
@@ -172,7 +174,19 @@ export function encodePolicy(p: PolicySnapshot): string {
     hash: p.hash,
     source: p.source,
     loaded_at: p.loadedAt.toISOString(),
+    version: p.version?.id ?? null,
+    principal: p.version?.principal ?? null,
   });
+}
+
+/** The optional `message` beside `yaml` (why the change; stored with the version). */
+export function decodePolicyMessage(body: unknown): string | undefined {
+  if (!isObject(body) || !("yaml" in body)) return undefined;
+  const m = body["message"];
+  if (m === undefined || m === null) return undefined;
+  if (typeof m !== "string") throw bad(`"message" must be a string, got ${describe(m)}`);
+  if (m.length > 1000) throw bad('"message" is longer than 1000 characters');
+  return m === "" ? undefined : m;
 }
 
 /** `{"yaml": "..."}`, or a policy object (it has `rules` or `defaults`). */
@@ -187,8 +201,17 @@ export function decodePolicyUpdate(body: unknown): PolicyUpdate {
   throw bad('Request body must be {"yaml": "<policy text>"} or a policy object with "rules" or "defaults"');
 }
 
-export function encodePolicyUpdated(ruleCount: number): string {
-  return JSON.stringify({ status: "updated", rule_count: ruleCount });
+export function encodePolicyUpdated(r: {
+  ruleCount: number;
+  hash: string;
+  version?: number | undefined;
+}): string {
+  return JSON.stringify({
+    status: "updated",
+    rule_count: r.ruleCount,
+    ...(r.version === undefined ? {} : { version: r.version }),
+    hash: r.hash,
+  });
 }
 
 /** The query string of `GET /api/v1/audit` (shared with the audit layer's parser). */
@@ -225,11 +248,16 @@ export function encodeHealth(status: string, version: string, components: Record
 }
 
 export function encodeReadiness(r: Readiness, shuttingDown: boolean): string {
-  if (r.ready) return JSON.stringify({ status: "ready", components: r.components });
+  const policy = {
+    ...(r.policyVersion === undefined ? {} : { policy_version: r.policyVersion }),
+    policy_hash: r.policyHash,
+  };
+  if (r.ready) return JSON.stringify({ status: "ready", components: r.components, ...policy });
   return JSON.stringify({
     status: shuttingDown ? "shutting_down" : "not_ready",
     reason: r.reason,
     components: r.components,
+    ...policy,
   });
 }
 

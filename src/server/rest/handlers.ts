@@ -79,9 +79,12 @@ export function seedRestHandlers(
     getPolicy() {
       return ok(codec.encodePolicy(gov.getPolicy()));
     },
-    updatePolicy(call) {
-      const { ruleCount } = gov.updatePolicy(codec.decodePolicyUpdate(codec.parseJson(call.body)));
-      return ok(codec.encodePolicyUpdated(ruleCount));
+    async updatePolicy(call) {
+      const body = codec.parseJson(call.body);
+      const update = codec.decodePolicyUpdate(body);
+      return ok(
+        codec.encodePolicyUpdated(await gov.updatePolicy(update, call.call, codec.decodePolicyMessage(body))),
+      );
     },
     getHealth() {
       const shutting = health.isShuttingDown;

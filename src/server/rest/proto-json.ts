@@ -3,7 +3,9 @@
 // or the body as the `google.api.http` rule says, and the response (or its `response_body` field)
 // is written as the Aegis JSON: proto field names (snake_case), enums in the Aegis spellings
 // (`LOW`, `auto`, `pending`), int64 as JSON numbers while they are safe integers, Timestamps as
-// RFC 3339, absent optional values as `null`. A new RPC needs no REST code.
+// RFC 3339, absent optional values as `null`. A bare value where a message is expected sets the
+// message's first field when that is a string (PolicyRef: `{"from": 3}`). A new RPC needs no REST
+// code.
 import {
   type DescEnum,
   type DescField,
@@ -148,10 +150,19 @@ function fieldFromRest(field: DescField, value: unknown, path: string): JsonValu
   switch (field.fieldKind) {
     case "enum":
       return enumFromRest(field.enum, value, path);
-    case "message":
-      return WKT_JSON.has(field.message.typeName) || field.message.typeName.startsWith("google.protobuf.")
-        ? (value as JsonValue)
-        : restToProtoJson(field.message, value, path);
+    case "message": {
+      if (field.message.typeName.startsWith("google.protobuf.")) return value as JsonValue;
+      // A bare value for a message names its first field: `{"from": 3}` is `{"from": {"version": "3"}}`.
+      const first = field.message.fields[0];
+      if (
+        (typeof value === "string" || typeof value === "number") &&
+        first?.fieldKind === "scalar" &&
+        first.scalar === 9
+      ) {
+        return { [first.name]: String(value) };
+      }
+      return restToProtoJson(field.message, value, path);
+    }
     case "list":
       if (!Array.isArray(value)) throw bad(`${path} must be a JSON array`);
       return value.map((v, i) =>

@@ -24,7 +24,7 @@ import { DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT } from "../../audit/types.js";
 import { AegisError } from "../../errors.js";
 import type { AuditQuery, AuditRecord, PolicySnapshot } from "../../governance/index.js";
 import type { ActionRequest, EvaluateResult, ExecuteResult } from "../../governance/types.js";
-import type { Approval as ApprovalName, RiskLevel as RiskName } from "../../policy/types.js";
+import type { Approval as ApprovalName, RiskLevel as RiskName, RuleView } from "../../policy/types.js";
 import { invert } from "../private/invert.js";
 
 export const RISK_TO_PROTO: Record<RiskName, RiskLevel> = {
@@ -81,6 +81,7 @@ export function decisionToProto(r: EvaluateResult): Decision {
     isAllowed: r.isAllowed,
     matchedRule: r.matchedRule,
     policyHash: r.policyHash,
+    policyVersion: r.policyVersion === undefined ? undefined : BigInt(r.policyVersion),
   });
 }
 
@@ -185,19 +186,29 @@ export function policyToProto(p: PolicySnapshot) {
   return {
     defaultRiskLevel: RISK_TO_PROTO[p.view.default_risk_level],
     defaultApproval: APPROVAL_TO_PROTO[p.view.default_approval],
-    rules: p.view.rules.map((r) =>
-      create(RuleSchema, {
-        name: r.name,
-        matchType: r.match_type,
-        matchTarget: r.match_target ?? undefined,
-        matchAgent: r.match_agent ?? undefined,
-        riskLevel: RISK_TO_PROTO[r.risk_level],
-        approval: APPROVAL_TO_PROTO[r.approval],
-        conditions: (r.conditions ?? undefined) as Record<string, JsonValue> | undefined,
-      }),
-    ),
+    rules: p.view.rules.map(ruleToProto),
     hash: p.hash,
-    source: p.source === "api" ? PolicySource.API : PolicySource.FILE,
+    source: SOURCE_TO_PROTO[p.source],
     loadedAt: timestampFromDate(p.loadedAt),
+    version: p.version === undefined ? undefined : BigInt(p.version.id),
+    principal: p.version?.principal,
   };
+}
+
+const SOURCE_TO_PROTO: Record<PolicySnapshot["source"], PolicySource> = {
+  file: PolicySource.FILE,
+  api: PolicySource.API,
+  rollback: PolicySource.ROLLBACK,
+};
+
+export function ruleToProto(r: RuleView) {
+  return create(RuleSchema, {
+    name: r.name,
+    matchType: r.match_type,
+    matchTarget: r.match_target ?? undefined,
+    matchAgent: r.match_agent ?? undefined,
+    riskLevel: RISK_TO_PROTO[r.risk_level],
+    approval: APPROVAL_TO_PROTO[r.approval],
+    conditions: (r.conditions ?? undefined) as Record<string, JsonValue> | undefined,
+  });
 }

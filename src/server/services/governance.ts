@@ -64,12 +64,22 @@ export function governanceService(gov: GovernanceService, health: HealthState): 
       };
     },
     getPolicy: () => ({ policy: policyToProto(gov.getPolicy()) }),
-    updatePolicy(req) {
+    async updatePolicy(req, call) {
       const p = req.policy;
       if (p.case === undefined)
         throw new AegisError("invalid_argument", "policy is required (yaml or document)");
-      const { ruleCount } = gov.updatePolicy(p.case === "yaml" ? { yaml: p.value } : { document: p.value });
-      return { status: "updated", ruleCount };
+      const update = p.case === "yaml" ? { yaml: p.value } : { document: p.value };
+      const r = await gov.updatePolicy(
+        update,
+        callContext(call),
+        req.message === "" ? undefined : req.message,
+      );
+      return {
+        status: "updated",
+        ruleCount: r.ruleCount,
+        hash: r.hash,
+        version: r.version === undefined ? undefined : BigInt(r.version),
+      };
     },
     getHealth() {
       const shutting = health.isShuttingDown;
@@ -86,6 +96,8 @@ export function governanceService(gov: GovernanceService, health: HealthState): 
         reason: r.reason,
         components: r.components,
         policyLoadedAt: timestampFromDate(gov.getPolicy().loadedAt),
+        policyVersion: r.policyVersion === undefined ? undefined : BigInt(r.policyVersion),
+        policyHash: r.policyHash,
       };
     },
   });
